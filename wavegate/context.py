@@ -1,0 +1,110 @@
+"""The evaluation context shared by all checks of one gate run: environment, contract, Prometheus, scrapes.
+
+Each check asks for a Probe, which runs queries for one criterion and remembers them (and any Prometheus
+warnings) as evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from wavegate.criteria import Contract
+from wavegate.endpoints import Scrape, fetch
+from wavegate.errors import EvaluationError, ScrapeFailed
+from wavegate.prometheus import PrometheusClient, QueryResult
+from wavegate.settings import Environment, Window, format_duration
+from wavegate.verdicts import Observation
+
+
+@dataclass
+class GateContext:
+    """What every check needs; created once per session by the plugin."""
+
+    environment: Environment
+    contract: Contract
+    prometheus: PrometheusClient
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _scrapes: dict[str, Scrape | ScrapeFailed] = field(default_factory=dict)
+    _ready: EvaluationError | bool | None = None
+
+    @property
+    def component_jobs(self) -> dict[str, str]:
+        return {name: c.job for name, c in self.environment.components.items()}
+
+    def jobs_matcher(self) -> str:
+        """`job=~"router|gateway|worker"` for the environment's component jobs."""
+        return f'job=~"{"|".join(re.escape(job) for job in self.component_jobs.values())}"'
+
+    def ensure_prometheus(self) -> None:
+        """Check once that Prometheus answers; afterwards re-raise the same failure at once."""
+        if self._ready is None:
+            try:
+                self.prometheus.check_ready()
+                self._ready = True
+            except EvaluationError as exc:
+                self._ready = exc
+        if isinstance(self._ready, EvaluationError):
+            raise self._ready
+
+    def scrape(self, component: str) -> Scrape:
+        """The component's /metrics, fetched once per run and shared by the checks."""
+        if component not in self._scrapes:
+            settings = self.environment.components[component]
+            try:
+                self._scrapes[component] = fetch(component, settings.metrics_url, settings.timeout)
+            except ScrapeFailed as exc:
+                self._scrapes[component] = exc
+        cached = self._scrapes[component]
+        if isinstance(cached, ScrapeFailed):
+            raise cached
+        return cached
+
+    def scrape_ok(self, component: str) -> Scrape:
+        """Like scrape(), but an HTTP error status is a reason the check cannot be evaluated."""
+        result = self.scrape(component)
+        if not result.ok:
+            raise ScrapeFailed(f"{component} metrics endpoint {result.url} answered HTTP {result.status}")
+        return result
+
+    def probe(self) -> Probe:
+        self.ensure_prometheus()
+        return Probe(self)
+
+
+class Probe:
+    """Runs the queries of one criterion and keeps them, with their results, as evidence."""
+
+    def __init__(self, context: GateContext) -> None:
+        self.context = context
+        self.results: list[QueryResult] = []
+
+    def at(self, promql: str, moment: datetime) -> QueryResult:
+        result = self.context.prometheus.query(promql, moment)
+        self.results.append(result)
+        return result
+
+    def over(self, template: str, window: Window, *, until: datetime | None = None) -> QueryResult:
+        """Run `template` with $W replaced by the window's range, at the window's end (or `until`)."""
+        return self.at(expand(template, window.seconds), until or window.end)
+
+    def finish(self, observation: Observation) -> Observation:
+        """Attach the queries and apply the warnings policy: a warning fails unless the environment allows it."""
+        observation.queries = [r.evidence() for r in self.results]
+        warnings = [w for r in self.results for w in r.warnings]
+        observation.warnings.extend(warnings)
+        if warnings and not self.context.environment.prometheus.allow_warnings:
+            observation.fail(
+                "Prometheus answered with warnings (e.g. a partial response), so the result may be incomplete; "
+                "set prometheus.allow_warnings: true in the environment file only if that is acceptable"
+            )
+        return observation
+
+    def evidence(self) -> list[dict[str, Any]]:
+        return [r.evidence() for r in self.results]
+
+
+def expand(template: str, seconds: float) -> str:
+    return template.replace("$W", format_duration(seconds))

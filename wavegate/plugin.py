@@ -1,0 +1,322 @@
+"""The wavegate pytest plugin: options, environment and criteria loading, parametrisation, verdicts, outputs.
+
+Loaded by the repository's conftest.py and by the `pytest11` entry point. A gate test module
+`tests/test_<area>.py` holds one function per criterion kind, marked `@pytest.mark.criterion_kind(kind)`,
+which takes the `criterion` argument; each criterion of that area and kind becomes one test, id = criterion id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wavegate import __version__
+from wavegate.checks import preflight
+from wavegate.context import GateContext
+from wavegate.criteria import AREAS, Criteria, default_criteria_path, load_criteria
+from wavegate.errors import ConfigError, GateError
+from wavegate.evidence import (
+    allure_attach,
+    allure_labels,
+    base_record,
+    html_extras,
+    junit_properties,
+    observation_fields,
+    terminal_text,
+)
+from wavegate.prometheus import PrometheusClient
+from wavegate.results import SCHEMA, gate_status, write_json_atomic
+from wavegate.settings import Environment, format_time, load_environment, parse_window_option
+from wavegate.verdicts import Observation
+
+DEFAULT_OUTPUT = Path("reports/cp2-wave1-deployment/validation")
+
+
+@dataclass
+class GateState:
+    """Everything the plugin keeps for one session (in config.stash, never in module globals)."""
+
+    environment: Environment
+    criteria: Criteria
+    output: Path
+    context: GateContext
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    areas: tuple[str, ...] = ()
+
+
+STATE = pytest.StashKey[GateState]()
+OBSERVATION = pytest.StashKey[Observation]()
+CRITERION = pytest.StashKey[Any]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("wavegate", "wavegate release gate")
+    group.addoption("--env", default="local", metavar="NAME",
+                    help="Environment to judge: loads environments/NAME.yaml under the rootdir (default: local).")
+    group.addoption("--env-file", default=None, metavar="PATH",
+                    help="Environment file to load instead of environments/NAME.yaml.")
+    group.addoption("--criteria", default=None, metavar="PATH",
+                    help="Criteria file (default: criteria/wave1.yaml).")
+    group.addoption("--baseline", default=None, metavar="WINDOW",
+                    help="Override the baseline window: START/END in RFC 3339, or last=7d[,offset=7d].")
+    group.addoption("--candidate", default=None, metavar="WINDOW",
+                    help="Override the candidate window: START/END in RFC 3339, or last=7d[,offset=7d].")
+    group.addoption("--gate-output", default=None, metavar="DIR",
+                    help=f"Where gate-results.json, gate.html, junit.xml and allure-results/ go "
+                         f"(default: {DEFAULT_OUTPUT}).")
+    group.addoption("--area", default=None, metavar="AREAS",
+                    help=f"Judge only the criteria of these comma-separated areas ({', '.join(AREAS)}).")
+
+
+def _environment_path(config: pytest.Config) -> tuple[Path, str]:
+    explicit = config.getoption("env_file")
+    if explicit:
+        path = Path(explicit)
+        return path, path.stem
+    name = config.getoption("env")
+    folder = Path(config.rootpath) / "environments"
+    path = folder / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+        raise ConfigError(
+            f"unknown environment --env={name}: {path} does not exist; environments available: "
+            f"{', '.join(known) or 'none'} (or pass --env-file PATH)"
+        )
+    return path, name
+
+
+_PATH_OPTIONS = ("--env-file", "--criteria", "--gate-output")
+
+
+def _check_option_spelling(config: pytest.Config) -> None:
+    # pytest finds its rootdir and ini file before plugins add their options, so in `--env-file PATH` the
+    # PATH is taken for a test path and the wrong rootdir (and test folder) is used. `--env-file=PATH` is safe.
+    args = list(config.invocation_params.args)
+    if any(a in ("--rootdir", "-c", "--config-file") or a.startswith(("--rootdir=", "-c=", "--config-file="))
+           for a in args):
+        return
+    for index, arg in enumerate(args[:-1]):
+        if arg in _PATH_OPTIONS and Path(args[index + 1]).exists():
+            raise ConfigError(
+                f"write {arg}={args[index + 1]} (with '='): as two words, pytest takes the path for a test "
+                "folder before wavegate can read it, and would collect the wrong tests"
+            )
+
+
+def _load_state(config: pytest.Config) -> GateState:
+    _check_option_spelling(config)
+    env_path, env_name = _environment_path(config)
+    windows = {name: parse_window_option(name, text) for name in ("baseline", "candidate")
+               if (text := config.getoption(name))}
+    environment = load_environment(env_path, name=env_name, **windows)  # type: ignore[arg-type]
+    criteria_option = config.getoption("criteria")
+    criteria_path = Path(criteria_option) if criteria_option else default_criteria_path(Path(config.rootpath))
+    criteria = load_criteria(criteria_path)
+    areas: tuple[str, ...] = ()
+    if config.getoption("area"):
+        areas = tuple(a.strip() for a in config.getoption("area").split(",") if a.strip())
+        unknown = [a for a in areas if a not in AREAS]
+        if unknown:
+            raise ConfigError(f"--area: unknown area(s) {', '.join(unknown)}; areas are {', '.join(AREAS)}")
+    client = PrometheusClient(environment.prometheus, source=str(env_path))
+    context = GateContext(environment=environment, contract=criteria.contract, prometheus=client)
+    output = Path(config.getoption("gate_output") or DEFAULT_OUTPUT)
+    return GateState(environment, criteria, output, context, areas=areas)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "criterion_kind(kind): the criterion kind a gate test judges.")
+    try:
+        state = _load_state(config)
+    except GateError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[STATE] = state
+    # Default outputs, set before pytest-html, allure and junitxml read their options.
+    option = config.option
+    if getattr(option, "htmlpath", None) is None and hasattr(option, "htmlpath"):
+        option.htmlpath = str(state.output / "gate.html")
+        option.self_contained_html = True
+    if hasattr(option, "allure_report_dir") and not option.allure_report_dir:
+        option.allure_report_dir = str(state.output / "allure-results")
+        option.clean_alluredir = True
+    if getattr(option, "xmlpath", None) is None:
+        option.xmlpath = str(state.output / "junit.xml")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return []
+    env = state.environment
+    return [
+        f"wavegate {__version__}: environment {env.name} ({env.path})",
+        f"prometheus: {env.redacted_url}",
+        f"windows: {env.baseline.describe()}; {env.candidate.describe()}",
+        f"criteria: {state.criteria.path} ({len(state.criteria.items)} criteria)",
+        f"reproduce: pytest --env-file {env.path} --baseline {format_time(env.baseline.start)}/"
+        f"{format_time(env.baseline.end)} --candidate {format_time(env.candidate.start)}/"
+        f"{format_time(env.candidate.end)}",
+    ]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "criterion" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("criterion_kind")
+    if marker is None:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid} takes `criterion` but has no criterion_kind marker")
+    kind = marker.args[0]
+    area = metafunc.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    state = metafunc.config.stash[STATE]
+    chosen = state.criteria.of(area, kind)
+    params = [pytest.param(c, id=c.id) for c in chosen] or [pytest.param(None, id="no-criteria")]
+    metafunc.parametrize("criterion", params)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return
+    keep, drop = [], []
+    collected: dict[str, pytest.Item] = {}
+    areas_seen = set()
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or "criterion" not in callspec.params:
+            keep.append(item)
+            continue
+        criterion = callspec.params["criterion"]
+        areas_seen.add(item.module.__name__.rsplit(".", 1)[-1].removeprefix("test_"))  # type: ignore[attr-defined]
+        if criterion is None or (state.areas and criterion.area not in state.areas):
+            drop.append(item)
+            continue
+        item.stash[CRITERION] = criterion
+        collected[criterion.id] = item
+        keep.append(item)
+    # A criterion whose area module was collected but that no test judges would silently vanish.
+    orphans = [c for c in state.criteria if c.area in areas_seen and c.id not in collected
+               and (not state.areas or c.area in state.areas)]
+    if orphans:
+        listing = "; ".join(f"{c.id} (kind {c.kind}: tests/test_{c.area}.py needs test_{c.kind})" for c in orphans)
+        raise pytest.UsageError(f"{state.criteria.path}: no gate test judges {listing}")
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture
+def gate(request: pytest.FixtureRequest) -> GateContext:
+    """The evaluation context (environment, contract, Prometheus client, cached scrapes), inputs checked.
+
+    Setup fetches what the criterion's kind reads — Prometheus answering, the components' /metrics — so an
+    unreachable input is a test ERROR naming it; the test body then only judges.
+    """
+    context = request.config.stash[STATE].context
+    criterion = request.node.stash.get(CRITERION, None)
+    if criterion is not None:
+        preflight(criterion.kind, context)
+    return context
+
+
+@pytest.fixture
+def evidence(request: pytest.FixtureRequest) -> Evidence:
+    """Records a criterion's observation for the terminal, pytest-html, Allure, JUnit and gate-results.json."""
+    criterion = request.node.stash.get(CRITERION, None)
+    if criterion is not None:
+        allure_labels(criterion)
+    return Evidence(request.node)
+
+
+class Evidence:
+    """Bound to one test item; `record` keeps the observation and attaches it everywhere."""
+
+    def __init__(self, item: pytest.Item) -> None:
+        self.item = item
+
+    def record(self, criterion: Any, observation: Observation) -> None:
+        self.item.stash[OBSERVATION] = observation
+        self.item.user_properties.extend(junit_properties(criterion, observation))
+        allure_attach(criterion, observation)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    state = item.config.stash.get(STATE, None)
+    criterion = item.stash.get(CRITERION, None)
+    if state is None or criterion is None:
+        return report
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        record = base_record(criterion, item.nodeid)
+        observation = item.stash.get(OBSERVATION, None)
+        if observation is not None:
+            record.update(observation_fields(observation))
+        excinfo = call.excinfo
+        if report.passed:
+            record["verdict"] = "passed"
+            record["message"] = observation.summary if observation else "passed"
+        elif excinfo is not None and isinstance(excinfo.value, AssertionError):
+            # CriterionViolated, or a plain assertion in a gate test: the criterion does not hold.
+            record["verdict"] = "failed"
+            record["message"] = str(excinfo.value)
+        else:
+            record["verdict"] = "error"
+            error = excinfo.value if excinfo is not None else None
+            record["cause"] = getattr(error, "cause", type(error).__name__ if error else "unknown")
+            record["message"] = f"[{criterion.id}] could not be evaluated: {error}"
+            # pytest counts an exception in the test body as a failure; the gate calls it an error.
+        state.records[criterion.id] = record
+        if observation is not None:
+            report.sections.append(("wavegate evidence", terminal_text(criterion, observation)))
+        report.extras = [*getattr(report, "extras", []), *html_extras(record)]
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is None or not state.records:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("wavegate verdicts")
+    for record in state.records.values():
+        first = record["message"].splitlines()[0] if record["message"] else ""
+        text = record.get("summary") or first
+        write(f"{record['verdict'].upper():7} {record['id']:38} {text}")
+    status, code = gate_status(list(state.records.values()))
+    write(f"gate: {status.upper()} (exit {code}); results: {state.output / 'gate-results.json'}")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = session.config.stash.get(STATE, None)
+    if state is None or not state.records:
+        return
+    records = list(state.records.values())
+    status, code = gate_status(records)
+    env = state.environment
+    payload = {
+        "schema": SCHEMA,
+        "status": status,
+        "exit_code": code,
+        "environment": env.name,
+        "environment_file": str(env.path),
+        "criteria_file": str(state.criteria.path),
+        "prometheus_url": env.redacted_url,
+        "windows": {"baseline": env.baseline.as_dict(), "candidate": env.candidate.as_dict()},
+        "started_at": format_time(state.started),
+        "finished_at": format_time(datetime.now(UTC)),
+        "summary": {v: sum(1 for r in records if r["verdict"] == v) for v in ("passed", "failed", "error")},
+        "outputs": {"html": "gate.html", "junit": "junit.xml", "allure": "allure-results"},
+        "criteria": records,
+    }
+    write_json_atomic(state.output / "gate-results.json", payload)
+    if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        session.exitstatus = code

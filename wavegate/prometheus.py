@@ -1,0 +1,220 @@
+"""A small Prometheus HTTP API client: instant queries, targets, TSDB status; bounded retries on transport errors.
+
+Transport errors (connection refused or reset, timeouts, 502/503/504) are retried with backoff; a 4xx, a
+query error or a malformed answer never is. The first unreachable answer makes the client "down", so every
+later call fails at once instead of waiting for its own timeout.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import requests
+
+from wavegate.errors import ConfigError, PrometheusUnavailable, QueryFailed
+from wavegate.settings import PrometheusSettings, format_time, redact_url
+
+_RETRY_STATUS = {502, 503, 504}
+
+
+@dataclass(frozen=True)
+class Series:
+    """One element of an instant vector: its labels and value (NaN and ±Inf kept as floats)."""
+
+    labels: Mapping[str, str]
+    value: float
+
+    def describe(self) -> str:
+        name = self.labels.get("__name__", "")
+        inner = ", ".join(f'{k}="{v}"' for k, v in sorted(self.labels.items()) if k != "__name__")
+        return f"{name}{{{inner}}}"
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """The answer to one instant query, with what is needed to show it as evidence."""
+
+    query: str
+    time: datetime
+    series: tuple[Series, ...]
+    warnings: tuple[str, ...] = ()
+    raw: Any = field(default=None, repr=False, compare=False)
+
+    def scalar(self) -> float | None:
+        """The single value of a one-element vector or scalar; None when the result is empty."""
+        if not self.series:
+            return None
+        if len(self.series) > 1:
+            raise QueryFailed(
+                f"expected one value from `{self.query}` at {format_time(self.time)}, got {len(self.series)} "
+                "series; aggregate the expression (e.g. sum(...))"
+            )
+        return self.series[0].value
+
+    def by(self, label: str) -> dict[str, float]:
+        return {s.labels.get(label, ""): s.value for s in self.series}
+
+    def evidence(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "time": format_time(self.time),
+            "result": [{"labels": dict(s.labels), "value": _json_float(s.value)} for s in self.series],
+            "warnings": list(self.warnings),
+        }
+
+
+def _json_float(value: float) -> float | str:
+    return value if math.isfinite(value) else str(value)
+
+
+def _parse_value(raw: Any, query: str) -> float:
+    try:
+        return float(raw[1])
+    except (TypeError, ValueError, IndexError):
+        raise QueryFailed(f"Prometheus returned a malformed sample {raw!r} for `{query}`") from None
+
+
+class PrometheusClient:
+    """Talks to one Prometheus-compatible API as configured in the environment's `prometheus:` section."""
+
+    def __init__(
+        self,
+        settings: PrometheusSettings,
+        *,
+        session: requests.Session | None = None,
+        backoff: float = 0.5,
+        source: str = "the environment file",
+    ) -> None:
+        self.settings = settings
+        self.base = settings.url.rstrip("/")
+        self.backoff = backoff
+        self.session = session or requests.Session()
+        self.session.headers.update(settings.headers)
+        self.session.verify = str(settings.ca_file) if settings.ca_file else True
+        self._down: PrometheusUnavailable | None = None
+        if settings.bearer_token_env:
+            token = os.environ.get(settings.bearer_token_env)
+            if not token:
+                raise ConfigError(
+                    f"prometheus.bearer_token_env in {source} names {settings.bearer_token_env}, which is not "
+                    "set; export it with the token before running the gate"
+                )
+            self.session.headers["Authorization"] = f"Bearer {token}"
+        if settings.basic_auth:
+            password = os.environ.get(settings.basic_auth.password_env)
+            if password is None:
+                raise ConfigError(
+                    f"prometheus.basic_auth.password_env in {source} names {settings.basic_auth.password_env}, "
+                    "which is not set; export it before running the gate"
+                )
+            self.session.auth = (settings.basic_auth.username, password)
+
+    @property
+    def display_url(self) -> str:
+        return redact_url(self.base)
+
+    # -- transport -------------------------------------------------------------------------------------
+    def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        if self._down is not None:
+            raise PrometheusUnavailable(f"{self._down} (not retried: Prometheus was already unreachable)")
+        url = f"{self.base}{path}"
+        attempts = self.settings.retries + 1
+        last = ""
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                response = self.session.get(url, params=params, timeout=self.settings.timeout)
+            except requests.exceptions.SSLError as exc:
+                raise PrometheusUnavailable(
+                    f"TLS to {self.display_url} failed: {exc}; set prometheus.ca_file to the CA bundle"
+                ) from None
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                last = f"{type(exc).__name__}: {_short(exc)}"
+                continue
+            if response.status_code in _RETRY_STATUS:
+                last = f"HTTP {response.status_code}"
+                continue
+            return self._decode(response, path)
+        self._down = PrometheusUnavailable(
+            f"Prometheus at {self.display_url} is unreachable ({last} after {attempts} attempts); check "
+            "prometheus.url in the environment file and that Prometheus is running"
+        )
+        raise self._down
+
+    def _decode(self, response: requests.Response, path: str) -> Any:
+        where = f"{self.display_url}{path}"
+        if response.status_code in (401, 403):
+            raise QueryFailed(
+                f"{where} answered HTTP {response.status_code}: check prometheus.bearer_token_env / basic_auth"
+            )
+        try:
+            body = response.json()
+        except ValueError:
+            snippet = response.text[:200].replace("\n", " ")
+            raise QueryFailed(
+                f"{where} answered HTTP {response.status_code} with something that is not JSON: {snippet!r}; "
+                "is prometheus.url the API base of a Prometheus server?"
+            ) from None
+        if not isinstance(body, dict) or "status" not in body:
+            raise QueryFailed(f"{where} answered JSON without a status field; is it a Prometheus API?")
+        if body["status"] != "success":
+            raise QueryFailed(
+                f"{where} answered HTTP {response.status_code} {body.get('errorType', 'error')}: "
+                f"{body.get('error', 'no error text')}"
+            )
+        return body
+
+    # -- API ---------------------------------------------------------------------------------------------
+    def check_ready(self) -> None:
+        """Fail fast if Prometheus is not answering its API (one cheap query)."""
+        self.query("vector(1)", datetime.now().astimezone())
+
+    def query(self, promql: str, at: datetime) -> QueryResult:
+        """Run an instant query at time `at` and return its vector (or scalar as a one-element vector)."""
+        body = self._get("/api/v1/query", {"query": promql, "time": f"{at.timestamp():.3f}"})
+        data = body.get("data")
+        if not isinstance(data, dict) or "resultType" not in data:
+            raise QueryFailed(f"Prometheus answered `{promql}` without data.resultType")
+        kind, result = data["resultType"], data.get("result")
+        series: list[Series] = []
+        if kind == "vector" and isinstance(result, list):
+            for item in result:
+                labels = item.get("metric", {}) if isinstance(item, dict) else None
+                if not isinstance(labels, dict):
+                    raise QueryFailed(f"Prometheus returned a malformed vector element for `{promql}`")
+                series.append(Series(labels, _parse_value(item.get("value"), promql)))
+        elif kind == "scalar":
+            series.append(Series({}, _parse_value(result, promql)))
+        else:
+            raise QueryFailed(f"`{promql}` returned a {kind}; the gate expects an instant vector or scalar")
+        warnings = tuple(str(w) for w in body.get("warnings") or ())
+        return QueryResult(promql, at, tuple(series), warnings, raw=body)
+
+    def targets(self) -> list[dict[str, Any]]:
+        body = self._get("/api/v1/targets", {"state": "active"})
+        active = (body.get("data") or {}).get("activeTargets")
+        if not isinstance(active, list):
+            raise QueryFailed(f"{self.display_url}/api/v1/targets answered without data.activeTargets")
+        return [t for t in active if isinstance(t, dict)]
+
+    def tsdb_status(self) -> dict[str, Any]:
+        body = self._get("/api/v1/status/tsdb")
+        data = body.get("data")
+        return data if isinstance(data, dict) else {}
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    # urllib3 nests the useful reason ("[Errno 111] Connection refused") deep inside a long repr.
+    reason = re.search(r"\[Errno -?\d+\] [^'\")\]]+", text)
+    if reason:
+        return reason.group(0)
+    return text if len(text) < 160 else "…" + text[-160:]

@@ -1,0 +1,350 @@
+"""Environment files: where Prometheus and the components are, and which windows to judge.
+
+An environment is YAML validated by pydantic; every problem is reported as a ConfigError that names the
+file and the field. Windows are resolved to absolute UTC times once, when the file is loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from wavegate.errors import ConfigError
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+REQUIRED_COMPONENTS = ("router", "gateway", "worker")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds in a Prometheus-style duration such as `15s`, `1h30m` or `7d`; plain numbers are seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a string such as 15s, 5m or 7d")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        position, seconds = 0, 0.0
+        for match in _DURATION.finditer(text):
+            if match.start() != position:
+                break
+            seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+            position = match.end()
+        if position != len(text):
+            raise ValueError(f"{value!r} is not a duration; write it like 15s, 5m, 1h30m or 7d")
+    else:
+        raise ValueError("a duration is a string such as 15s, 5m or 7d")
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest exact Prometheus duration for `seconds` (whole milliseconds), e.g. 7d, 1h30m, 15s."""
+    millis = round(seconds * 1000)
+    if millis <= 0:
+        return "0s"
+    parts = []
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
+        count, millis = divmod(millis, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def parse_time(value: object) -> datetime:
+    """An RFC 3339 time with an explicit offset (`Z` or `+01:00`), as an aware UTC datetime."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("z", "Z"))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an RFC 3339 time such as 2026-11-17T00:00:00Z") from None
+    else:
+        raise ValueError("a time is an RFC 3339 string such as 2026-11-17T00:00:00Z")
+    if parsed.tzinfo is None:
+        raise ValueError(f"{value!s} has no UTC offset; add Z (UTC) or +HH:MM so the window is unambiguous")
+    return parsed.astimezone(UTC)
+
+
+Timestamp = Annotated[datetime, BeforeValidator(parse_time)]
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A resolved, absolute time window; queries over it run at `end` with range `seconds`."""
+
+    name: str
+    start: datetime
+    end: datetime
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+    @property
+    def range(self) -> str:
+        """The window's length as a PromQL range, e.g. `7d`."""
+        return format_duration(self.seconds)
+
+    def describe(self) -> str:
+        return f"{self.name} {format_time(self.start)} .. {format_time(self.end)} ({self.range})"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"start": format_time(self.start), "end": format_time(self.end), "seconds": self.seconds}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AbsoluteWindow(_Strict):
+    start: Timestamp = Field(description="Start of the window, RFC 3339 with offset.")
+    end: Timestamp = Field(description="End of the window, RFC 3339 with offset; queries run at this time.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AbsoluteWindow:
+        if self.end <= self.start:
+            raise ValueError(f"end ({format_time(self.end)}) must be after start ({format_time(self.start)})")
+        return self
+
+    def resolve(self, name: str, now: datetime) -> Window:
+        return Window(name, self.start, self.end)
+
+
+class RelativeWindow(_Strict):
+    last: Duration = Field(description="Length of the window, ending `offset` before now (e.g. 7d).")
+    offset: Duration = Field(0.0, description="How long before now the window ends (e.g. 7d for the week before).")
+
+    @field_validator("last")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("the window length must be more than zero")
+        return value
+
+    def resolve(self, name: str, now: datetime) -> Window:
+        end = now - timedelta(seconds=self.offset)
+        return Window(name, end - timedelta(seconds=self.last), end)
+
+
+WindowSpec = AbsoluteWindow | RelativeWindow
+
+
+class Windows(_Strict):
+    baseline: WindowSpec = Field(description="The CP1 baseline window (the week before the deployment).")
+    candidate: WindowSpec = Field(description="The candidate window (the week after 100 % rollout).")
+
+
+class BasicAuth(_Strict):
+    username: str = Field(description="User name for HTTP basic authentication.")
+    password_env: str = Field(description="Name of the environment variable that holds the password.")
+
+
+def _check_http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL such as http://127.0.0.1:9090")
+    return value
+
+
+class PrometheusSettings(_Strict):
+    url: str = Field(description="Base URL of any Prometheus-compatible HTTP API.")
+    job: str = Field("prometheus", description="The scrape job of Prometheus itself.")
+    scrape_interval: Duration = Field(15.0, description="Interval the history was scraped at.")
+    timeout: Duration = Field(30.0, description="Timeout of one HTTP request to Prometheus.")
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers, e.g. X-Scope-OrgID.")
+    bearer_token_env: str | None = Field(None, description="Environment variable holding a bearer token.")
+    basic_auth: BasicAuth | None = Field(None, description="HTTP basic authentication, password from the env.")
+    ca_file: Path | None = Field(None, description="CA bundle for TLS verification (verified by default).")
+    allow_warnings: bool = Field(False, description="Accept answers that carry Prometheus warnings.")
+    retries: int = Field(3, ge=0, le=10, description="Retries of a transport error (reset, 502/503/504, timeout).")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return _check_http_url(value)
+
+    @field_validator("scrape_interval", "timeout")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than zero")
+        return value
+
+
+class ComponentSettings(_Strict):
+    metrics_url: str = Field(description="The component's Prometheus /metrics URL.")
+    job: str = Field(description="The Prometheus scrape job of the component.")
+    timeout: Duration = Field(10.0, description="Timeout of one scrape of metrics_url.")
+
+    @field_validator("metrics_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return _check_http_url(value)
+
+
+class EnvironmentModel(_Strict):
+    prometheus: PrometheusSettings = Field(description="Where to query history.")
+    components: dict[str, ComponentSettings] = Field(description="router, gateway and worker endpoints.")
+    windows: Windows | None = Field(None, description="Baseline and candidate windows.")
+    windows_file: Path | None = Field(
+        None, description="JSON state file with `windows` (written by run_cp1_profile.sh); overrides `windows`."
+    )
+
+    @field_validator("components")
+    @classmethod
+    def _all_components(cls, value: dict[str, ComponentSettings]) -> dict[str, ComponentSettings]:
+        missing = [name for name in REQUIRED_COMPONENTS if name not in value]
+        if missing:
+            raise ValueError(f"missing {', '.join(missing)} (router, gateway and worker are required)")
+        return value
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A loaded environment: the validated settings plus its name, file and resolved windows."""
+
+    name: str
+    path: Path
+    model: EnvironmentModel
+    baseline: Window
+    candidate: Window
+
+    @property
+    def prometheus(self) -> PrometheusSettings:
+        return self.model.prometheus
+
+    @property
+    def components(self) -> dict[str, ComponentSettings]:
+        return self.model.components
+
+    @property
+    def redacted_url(self) -> str:
+        return redact_url(self.model.prometheus.url)
+
+
+def redact_url(url: str) -> str:
+    """The URL with any user:password part replaced, safe for reports and logs."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+
+
+def describe_validation_error(source: str, error: ValidationError) -> str:
+    lines = [f"{source} is not a valid file:"]
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check its spelling and indentation)"
+        lines.append(f"  {field}: {message}")
+    return "\n".join(lines)
+
+
+def read_yaml(path: Path, what: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the {what} {path}: {exc.strerror or exc}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+
+
+def parse_window_option(name: str, text: str) -> WindowSpec:
+    """A window from the command line: `START/END` (RFC 3339) or `last=7d[,offset=7d]`."""
+    try:
+        if "/" in text:
+            start, end = text.split("/", 1)
+            return AbsoluteWindow(start=start, end=end)  # type: ignore[arg-type]
+        fields = dict(part.split("=", 1) for part in text.split(",") if part)
+        return RelativeWindow(**fields)  # type: ignore[arg-type]
+    except (ValidationError, ValueError) as exc:
+        detail = describe_validation_error(f"--{name}", exc) if isinstance(exc, ValidationError) else str(exc)
+        raise ConfigError(
+            f"--{name}={text!r}: {detail}\n  write START/END (2026-11-17T00:00:00Z/2026-11-24T00:00:00Z) "
+            "or last=7d[,offset=7d]"
+        ) from None
+
+
+def load_environment(
+    path: Path,
+    *,
+    name: str | None = None,
+    now: datetime | None = None,
+    baseline: WindowSpec | None = None,
+    candidate: WindowSpec | None = None,
+) -> Environment:
+    """Load and validate an environment file; command-line windows override the file's."""
+    raw = read_yaml(path, "environment file")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must be a YAML mapping with prometheus, components and windows")
+    try:
+        model = EnvironmentModel.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(str(path), exc)) from None
+    windows = model.windows
+    if model.windows_file is not None:
+        windows = _windows_from_state(path, model.windows_file)
+    now = now or datetime.now(UTC)
+    chosen_baseline = baseline or (windows.baseline if windows else None)
+    chosen_candidate = candidate or (windows.candidate if windows else None)
+    if chosen_baseline is None or chosen_candidate is None:
+        raise ConfigError(
+            f"{path}: windows: no baseline/candidate window; add `windows:` to the file or pass "
+            "--baseline and --candidate"
+        )
+    return Environment(
+        name=name or path.stem,
+        path=path,
+        model=model,
+        baseline=chosen_baseline.resolve("baseline", now),
+        candidate=chosen_candidate.resolve("candidate", now),
+    )
+
+
+def _windows_from_state(env_path: Path, state: Path) -> Windows:
+    state_path = state if state.is_absolute() else (env_path.parent / state).resolve()
+    try:
+        raw = json.loads(state_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{env_path}: windows_file: {state_path} does not exist; run scripts/run_cp1_profile.sh first "
+            "(it records the baseline and candidate windows there)"
+        ) from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{env_path}: windows_file: cannot read {state_path}: {exc}") from None
+    try:
+        return Windows.model_validate(raw.get("windows") if isinstance(raw, dict) else None)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(f"{state_path} (windows_file of {env_path})", exc)) from None

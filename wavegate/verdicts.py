@@ -1,0 +1,111 @@
+"""Observations (what a check saw) and the assertion that turns one into a verdict.
+
+A check never decides pass/fail by raising: it returns an Observation with `passed`, the observed value and
+the threshold, and `assert_criterion_met` raises CriterionViolated — an AssertionError carrying the whole
+observation — so pytest reports FAILED with a message a release engineer can act on.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from wavegate.settings import Window
+
+
+class HasIdentity(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+
+
+@dataclass
+class Observation:
+    """Everything a check found out about one criterion, ready to be judged and shown as evidence."""
+
+    passed: bool
+    summary: str
+    observed: Any = None
+    threshold: Any = None
+    unit: str = ""
+    baseline: Any = None
+    candidate: Any = None
+    window: Window | None = None
+    samples: int | None = None
+    worst: str | None = None
+    details: list[str] = field(default_factory=list)
+    queries: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    no_data: bool = False
+    vacuous: bool = False
+
+    def fail(self, reason: str) -> None:
+        """Mark the observation failed for `reason` (kept first in the details)."""
+        self.passed = False
+        self.details.insert(0, reason)
+
+    def message(self, criterion: HasIdentity) -> str:
+        lines = [f"[{criterion.id}] {criterion.description}", f"  verdict:   {self.summary}"]
+        if self.observed is not None:
+            lines.append(f"  observed:  {render(self.observed, self.unit)}")
+        if self.threshold is not None:
+            lines.append(f"  threshold: {render(self.threshold, self.unit)}")
+        if self.baseline is not None:
+            lines.append(f"  baseline:  {render(self.baseline, self.unit)}")
+        if self.candidate is not None:
+            lines.append(f"  candidate: {render(self.candidate, self.unit)}")
+        if self.window is not None:
+            lines.append(f"  window:    {self.window.describe()}")
+        if self.samples is not None:
+            lines.append(f"  samples:   {self.samples}")
+        if self.worst:
+            lines.append(f"  worst:     {self.worst}")
+        lines.extend(f"  - {detail}" for detail in self.details)
+        lines.extend(f"  note: {note}" for note in self.notes)
+        lines.extend(f"  Prometheus warning: {warning}" for warning in self.warnings)
+        for query in self.queries:
+            lines.append(f"  query @ {query['time']}: {query['query']}")
+        return "\n".join(lines)
+
+
+def render(value: Any, unit: str = "") -> str:
+    """A value with its unit for people: ratios as percentages, seconds with s, bytes in MiB."""
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {render(item, unit)}" for key, item in value.items())
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int | float):
+        number = float(value)
+        if math.isnan(number):
+            return "NaN"
+        if unit == "ratio":
+            return f"{number:.4g} ({number * 100:.3f} %)"
+        if unit == "bytes":
+            return f"{number:.0f} bytes ({number / 2**20:.1f} MiB)"
+        if unit == "seconds":
+            return f"{number:.6g} s"
+        if unit:
+            return f"{number:.6g} {unit}"
+        return f"{number:.6g}"
+    return str(value)
+
+
+class CriterionViolated(AssertionError):
+    """A success criterion does not hold; carries the criterion id and the observation behind the verdict."""
+
+    def __init__(self, criterion: HasIdentity, observation: Observation) -> None:
+        super().__init__(observation.message(criterion))
+        self.criterion_id = criterion.id
+        self.observation = observation
+
+
+def assert_criterion_met(criterion: HasIdentity, observation: Observation) -> None:
+    """Raise CriterionViolated unless the observation shows the criterion holding."""
+    __tracebackhide__ = True
+    if not observation.passed:
+        raise CriterionViolated(criterion, observation)
