@@ -307,5 +307,6 @@ def _describe_criteria_error(path: Path, raw: dict[str, object], error: Validati
     if isinstance(entries, list):
         for index, entry in enumerate(entries):
             if isinstance(entry, dict) and "id" in entry:
-                text = text.replace(f"  criteria.{index}.", f"  criteria[{entry['id']}].")
+                for tail in (".", ":"):
+                    text = text.replace(f"  criteria.{index}{tail}", f"  criteria[{entry['id']}]{tail}")
     return text

@@ -260,7 +260,7 @@ def redact_url(url: str) -> str:
 
 
 def describe_validation_error(source: str, error: ValidationError) -> str:
-    lines = [f"{source} is not a valid file:"]
+    lines = [f"{source} is invalid:"]
     for item in error.errors():
         field = ".".join(str(part) for part in item["loc"]) or "(top level)"
         message = item["msg"].removeprefix("Value error, ")

@@ -1,0 +1,42 @@
+# Shared by the scripts: repository root, a project venv, and the Debian packages the gate's tools need.
+# Sourced, not run.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${WAVEGATE_VENV:-$ROOT/.venv}"
+PY="$VENV/bin/python"
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else
+    echo "error: '$*' needs root; run it as root or install sudo" >&2; return 1; fi
+}
+
+apt_install() {
+  # Installs Debian packages once; `apt-get update` first because a fresh machine has no package lists.
+  echo "== installing Debian packages: $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_prometheus() {
+  if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+    apt_install prometheus
+  fi
+  # The Debian package starts a system Prometheus on :9090 where a service manager runs; ours are our own.
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+    as_root systemctl stop prometheus || true
+  fi
+}
+
+ensure_venv() {
+  # $1: the extras to install, e.g. "report,dev"
+  if [ ! -x "$PY" ]; then
+    echo "== creating $VENV"
+    if ! python3 -m venv "$VENV" 2>/dev/null; then
+      rm -rf "$VENV"
+      apt_install python3-venv
+      python3 -m venv "$VENV"
+    fi
+  fi
+  echo "== installing wavegate and its dependencies into $VENV"
+  "$PY" -m pip install -q --disable-pip-version-check -e "$ROOT[$1]"
+}
