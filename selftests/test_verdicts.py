@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from test_loading_criteria import SHIPPED  # noqa: I001 — sibling self-test module
 
 from wavegate.criteria import load_criteria
 from wavegate.results import gate_status
 from wavegate.settings import Window
 from wavegate.verdicts import CriterionViolated, Observation, assert_criterion_met, render
-
-from test_loading_criteria import SHIPPED  # noqa: I001 — sibling self-test module
 
 
 def test_a_violation_message_carries_id_values_threshold_window_samples_worst_and_query() -> None:
