@@ -126,7 +126,9 @@ def memory_bound(criterion: c.MemoryBound, ctx: GateContext) -> Observation:
     obs.observed = {job: f"peak {render(v, 'bytes')}, growth {growth.get(job, math.nan) * 100:.1f} %"
                     for job, v in peak.items()}
     obs.threshold = f"peak <= {render(criterion.ceiling_bytes, 'bytes')}, growth <= {criterion.max_growth * 100:g} %"
-    if growth:
+    if failures:
+        obs.worst = failures[0]
+    elif growth:
         worst = max(growth, key=lambda j: growth[j])
         obs.worst = f"{criterion.metric}{{job=\"{worst}\"}} growth {growth[worst] * 100:.1f} %"
     return probe.finish(_verdict(obs, failures, "memory stayed bounded for every component"))

@@ -1,0 +1,647 @@
+"""Real parts the self-tests run the gate against: a Prometheus from the Debian package with
+backfilled history, crafted /metrics endpoints on loopback, and a runner for the gate's CLI.
+
+Nothing here imitates Prometheus: histories go through `promtool tsdb create-blocks-from
+openmetrics` and every query is answered by a real `prometheus` process.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+LOOPBACK = "127.0.0.1"
+
+
+class HarnessError(RuntimeError):
+    """A part of the self-test harness could not be set up."""
+
+
+def free_port() -> int:
+    """Return a loopback TCP port that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def closed_port() -> int:
+    """Return a loopback port nobody listens on (for 'unreachable' cases)."""
+    return free_port()
+
+
+def find_binary(name: str) -> str:
+    """Locate a Prometheus tool on PATH (the Debian package puts both in /usr/bin)."""
+    path = shutil.which(name)
+    if path is None:
+        raise HarnessError(f"{name!r} not found on PATH; install the Debian 'prometheus' package")
+    return path
+
+
+def rfc3339(unix_seconds: float) -> str:
+    """Format a Unix time as RFC 3339 UTC with second precision ('2026-11-27T00:00:00Z')."""
+    return datetime.fromtimestamp(unix_seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_duration(text: str) -> float:
+    """Parse a Prometheus duration such as '15s', '1h', '1h30m' into seconds."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+    total, number = 0.0, ""
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char.isdigit() or char == ".":
+            number += char
+            i += 1
+            continue
+        unit = "ms" if text.startswith("ms", i) else char
+        if unit not in units or not number:
+            raise ValueError(f"not a duration: {text!r}")
+        total += float(number) * units[unit]
+        number = ""
+        i += len(unit)
+    if number:
+        raise ValueError(f"duration without unit: {text!r}")
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """Format whole seconds as a Prometheus duration ('900s' -> '15m')."""
+    whole = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if whole % size == 0 and whole >= size:
+            return f"{whole // size}{unit}"
+    return f"{whole}s"
+
+
+# --- History: crafted samples rendered as OpenMetrics for promtool --------------------------------
+
+
+@dataclass
+class Series:
+    """One time series: metric name, labels and (unix seconds, value) points in time order."""
+
+    name: str
+    labels: dict[str, str]
+    points: list[tuple[float, float]] = field(default_factory=list)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _format_value(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value))
+
+
+class History:
+    """Crafted history to backfill: series grouped by metric name, rendered as OpenMetrics.
+
+    Families are written without `# TYPE` lines. promtool 2.42 then treats every family as
+    `unknown`, which accepts any name (`_total`, `_bucket`, `_count`, `_sum`) and any value
+    sequence; PromQL's rate/increase/histogram_quantile do not look at the type.
+    """
+
+    def __init__(self) -> None:
+        self._series: dict[tuple[str, tuple[tuple[str, str], ...]], Series] = {}
+
+    def add(self, name: str, labels: Mapping[str, str], points: Iterable[tuple[float, float]]) -> Series:
+        """Add points to the series `name{labels}` (creating it); points must be in time order."""
+        key = (name, tuple(sorted(labels.items())))
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = Series(name, dict(labels))
+        series.points.extend(points)
+        return series
+
+    def drop(self, name: str, **match: str) -> int:
+        """Remove every series of `name` whose labels include `match`; return how many."""
+        doomed = [
+            key
+            for key, series in self._series.items()
+            if series.name == name and all(series.labels.get(k) == v for k, v in match.items())
+        ]
+        for key in doomed:
+            del self._series[key]
+        return len(doomed)
+
+    def series(self, name: str | None = None) -> list[Series]:
+        """All series, or those of one metric name."""
+        return [s for s in self._series.values() if name is None or s.name == name]
+
+    def names(self) -> set[str]:
+        return {s.name for s in self._series.values()}
+
+    def sample_count(self) -> int:
+        return sum(len(s.points) for s in self._series.values())
+
+    def time_range(self) -> tuple[float, float]:
+        times = [t for s in self._series.values() for t, _ in s.points]
+        return min(times), max(times)
+
+    def render(self) -> str:
+        """Render as OpenMetrics text ending in `# EOF` (series of one family kept together)."""
+        lines: list[str] = []
+        for series in sorted(self._series.values(), key=lambda s: (s.name, sorted(s.labels.items()))):
+            label_text = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(series.labels.items()))
+            head = f"{series.name}{{{label_text}}}" if label_text else series.name
+            last = -math.inf
+            for t, value in series.points:
+                if t <= last:
+                    raise HarnessError(f"points of {head} are not in strictly increasing time order at {t}")
+                last = t
+                lines.append(f"{head} {_format_value(value)} {t:.3f}")
+        lines.append("# EOF")
+        return "\n".join(lines) + "\n"
+
+    def write(self, path: Path) -> Path:
+        path.write_text(self.render(), encoding="utf-8")
+        return path
+
+
+# --- Prometheus -----------------------------------------------------------------------------------
+
+
+class PrometheusServer:
+    """A real `prometheus` on a free loopback port with its own data directory.
+
+    Crafted history is backfilled with promtool into the data directory before the server
+    starts. Scrape jobs are static: {job: ["host:port", ...]} plus the `prometheus` self-scrape.
+    Use as a context manager or call start()/stop().
+    """
+
+    def __init__(
+        self,
+        jobs: Mapping[str, Sequence[str]] | None = None,
+        *,
+        history: History | None = None,
+        scrape_interval: str = "15s",
+        job_options: Mapping[str, Mapping[str, Any]] | None = None,
+        retention: str = "90d",
+        port: int | None = None,
+        workdir: Path | None = None,
+        ready_timeout: float = 20.0,
+    ) -> None:
+        self.port = port if port is not None else free_port()
+        self.jobs = dict(jobs or {})
+        self.history = history
+        self.scrape_interval = scrape_interval
+        self.job_options = dict(job_options or {})
+        self.retention = retention
+        self.ready_timeout = ready_timeout
+        self._own_workdir = workdir is None
+        self.workdir = workdir if workdir is not None else Path(tempfile.mkdtemp(prefix="wavegate-prom-"))
+        self.data_dir = self.workdir / "data"
+        self.config_path = self.workdir / "prometheus.yml"
+        self.log_path = self.workdir / "prometheus.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.timings: dict[str, float] = {}
+
+    @property
+    def address(self) -> str:
+        """host:port, which is also the `instance` label of the self-scrape."""
+        return f"{LOOPBACK}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    def config(self) -> dict[str, Any]:
+        """The generated prometheus.yml as a mapping."""
+        interval_seconds = parse_duration(self.scrape_interval)
+        # scrape_timeout may not exceed scrape_interval; Prometheus' default (10s) would for 1s.
+        timeout = self.scrape_interval if interval_seconds < 10 else "10s"
+        scrape_configs: list[dict[str, Any]] = [
+            {"job_name": "prometheus", "static_configs": [{"targets": [self.address]}]}
+        ]
+        for job, targets in self.jobs.items():
+            scrape_config: dict[str, Any] = {"job_name": job, "static_configs": [{"targets": list(targets)}]}
+            scrape_config.update(self.job_options.get(job, {}))
+            scrape_configs.append(scrape_config)
+        return {
+            "global": {"scrape_interval": self.scrape_interval, "scrape_timeout": timeout},
+            "scrape_configs": scrape_configs,
+        }
+
+    def backfill(self) -> None:
+        """Turn the crafted history into TSDB blocks with promtool (before the server starts)."""
+        if self.history is None or not self.history.series():
+            return
+        started = time.monotonic()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        source = self.history.write(self.workdir / "history.om")
+        first, last = self.history.time_range()
+        # One block per day keeps week-long histories to a handful of blocks (fast startup).
+        block = "24h" if last - first > 6 * 3600 else "2h"
+        result = subprocess.run(
+            [
+                find_binary("promtool"),
+                "tsdb",
+                "create-blocks-from",
+                "openmetrics",
+                "--quiet",
+                f"--max-block-duration={block}",
+                str(source),
+                str(self.data_dir),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise HarnessError(f"promtool backfill failed ({result.returncode}):\n{result.stderr[-3000:]}")
+        self.timings["backfill"] = time.monotonic() - started
+
+    def start(self) -> PrometheusServer:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(yaml.safe_dump(self.config(), sort_keys=False), encoding="utf-8")
+        self.backfill()
+        started = time.monotonic()
+        log = self.log_path.open("wb")
+        try:
+            self.process = subprocess.Popen(
+                [
+                    find_binary("prometheus"),
+                    f"--config.file={self.config_path}",
+                    f"--storage.tsdb.path={self.data_dir}",
+                    f"--storage.tsdb.retention.time={self.retention}",
+                    f"--web.listen-address={self.address}",
+                    "--log.level=info",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            log.close()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        self.timings["start"] = time.monotonic() - started
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise HarnessError(f"prometheus exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if requests.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise HarnessError(f"prometheus not ready after {self.ready_timeout:.0f}s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        """Terminate the server by pid (kill if it does not exit) and remove its files."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> PrometheusServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # Small API helpers, for the harness' own checks (the gate has its own client).
+
+    def query(self, promql: str, at: float | None = None) -> list[dict[str, Any]]:
+        """Run an instant query; return the result vector (raises on an API error)."""
+        params: dict[str, str] = {"query": promql}
+        if at is not None:
+            params["time"] = f"{at:.3f}"
+        response = requests.get(f"{self.url}/api/v1/query", params=params, timeout=10)
+        body = response.json()
+        if body.get("status") != "success":
+            raise HarnessError(f"query {promql!r} failed: {body}")
+        result = body["data"]["result"]
+        return result if isinstance(result, list) else [{"metric": {}, "value": result}]
+
+    def scalar(self, promql: str, at: float | None = None) -> float:
+        """Run an instant query expected to return one value; NaN when it returns nothing."""
+        result = self.query(promql, at)
+        if not result:
+            return math.nan
+        if len(result) != 1:
+            raise HarnessError(f"query {promql!r} returned {len(result)} series")
+        return float(result[0]["value"][1])
+
+    def targets(self) -> list[dict[str, Any]]:
+        response = requests.get(f"{self.url}/api/v1/targets", params={"state": "active"}, timeout=10)
+        return list(response.json()["data"]["activeTargets"])
+
+    def wait_for_scrapes(self, jobs: Iterable[str] | None = None, *, timeout: float = 30.0) -> None:
+        """Wait until every active target of `jobs` (default: all) has been scraped once."""
+        wanted = set(jobs) if jobs is not None else None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            targets = [t for t in self.targets() if wanted is None or t["labels"].get("job") in wanted]
+            if targets and all(t["health"] != "unknown" for t in targets):
+                return
+            time.sleep(0.2)
+        raise HarnessError(f"targets not scraped within {timeout:.0f}s: {self.targets()}")
+
+
+# --- /metrics endpoints ---------------------------------------------------------------------------
+
+EXPOSITION_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class MetricsEndpoint:
+    """A threaded HTTP server on a free loopback port serving settable text at /metrics.
+
+    `text`, `status`, `content_type` and `delay` (seconds before answering) may be changed
+    while it runs; every request reads the current values.
+    """
+
+    def __init__(
+        self,
+        text: str = "",
+        *,
+        status: int = 200,
+        content_type: str = EXPOSITION_CONTENT_TYPE,
+        delay: float = 0.0,
+    ) -> None:
+        self.text = text
+        self.status = status
+        self.content_type = content_type
+        self.delay = delay
+        self.requests = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise HarnessError("endpoint not started")
+        return int(self._server.server_address[1])
+
+    @property
+    def address(self) -> str:
+        return f"{LOOPBACK}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}/metrics"
+
+    def start(self) -> MetricsEndpoint:
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
+                endpoint.requests += 1
+                if endpoint.delay:
+                    time.sleep(endpoint.delay)
+                if self.path.split("?", 1)[0] != "/metrics":
+                    self.send_error(404)
+                    return
+                body = endpoint.text.encode("utf-8")
+                self.send_response(endpoint.status)
+                self.send_header("Content-Type", endpoint.content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base
+                pass  # keep the self-test output clean
+
+        server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name=f"metrics-{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> MetricsEndpoint:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+# --- Running the gate -----------------------------------------------------------------------------
+
+
+def environment_document(
+    prometheus_url: str,
+    metrics_urls: Mapping[str, str],
+    windows: Mapping[str, tuple[float, float]],
+    *,
+    scrape_interval: str = "15s",
+    timeout: str = "10s",
+    jobs: Mapping[str, str] | None = None,
+    prometheus_job: str = "prometheus",
+) -> dict[str, Any]:
+    """An environment file's content in the documented shape (absolute RFC 3339 windows)."""
+    jobs = dict(jobs or {})
+    return {
+        "prometheus": {
+            "url": prometheus_url,
+            "job": prometheus_job,
+            "scrape_interval": scrape_interval,
+            "timeout": timeout,
+        },
+        "components": {
+            name: {"metrics_url": url, "job": jobs.get(name, name)} for name, url in metrics_urls.items()
+        },
+        "windows": {
+            name: {"start": rfc3339(start), "end": rfc3339(end)} for name, (start, end) in windows.items()
+        },
+    }
+
+
+def write_environment(path: Path, document: Mapping[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(dict(document), sort_keys=False), encoding="utf-8")
+    return path
+
+
+@dataclass
+class GateRun:
+    """The outcome of one gate run: exit code, output and the parsed gate-results.json."""
+
+    ret: int
+    stdout: str
+    stderr: str
+    outdir: Path
+    results: dict[str, Any] | None
+    duration: float
+
+    @property
+    def criteria(self) -> dict[str, dict[str, Any]]:
+        """Criterion records of gate-results.json by id (empty when the file is missing)."""
+        if not self.results:
+            return {}
+        return {record["id"]: record for record in self.results.get("criteria", [])}
+
+    def verdict(self, criterion_id: str) -> str:
+        record = self.criteria.get(criterion_id)
+        if record is None:
+            raise AssertionError(
+                f"{criterion_id} not in gate-results.json (have {sorted(self.criteria)}); exit {self.ret}\n"
+                f"{self.tail()}"
+            )
+        return str(record["verdict"])
+
+    def record(self, criterion_id: str) -> dict[str, Any]:
+        self.verdict(criterion_id)
+        return self.criteria[criterion_id]
+
+    def text(self, criterion_id: str) -> str:
+        """Everything the gate said about one criterion, as one searchable string."""
+        return json.dumps(self.record(criterion_id), default=str)
+
+    def tail(self, chars: int = 4000) -> str:
+        return f"--- stdout ---\n{self.stdout[-chars:]}\n--- stderr ---\n{self.stderr[-chars:]}"
+
+    @property
+    def output(self) -> str:
+        """stdout and stderr together (pytest prints usage errors to stderr)."""
+        return f"{self.stdout}\n{self.stderr}"
+
+
+def assert_verdict(run: GateRun, criterion_id: str, verdict: str, *mentions: str) -> dict[str, Any]:
+    """Assert the gate judged `criterion_id` as `verdict` and that its record (message, summary, worst,
+    details) mentions each of `mentions`; return the record."""
+    __tracebackhide__ = True
+    record = run.record(criterion_id)
+    text = run.text(criterion_id)
+    shown = f"{criterion_id}: {record['verdict']}\n{record.get('message')}\nworst: {record.get('worst')}"
+    if record["verdict"] != verdict:
+        pytest.fail(f"expected {verdict}, the gate said {shown}", pytrace=False)
+    missing = [m for m in mentions if m not in text]
+    if missing:
+        pytest.fail(f"the gate's record does not mention {missing}:\n{shown}", pytrace=False)
+    return record
+
+
+def violations(record: Mapping[str, Any]) -> str:
+    """The record's details (the gate's list of violations and findings), as one string."""
+    return "\n".join(str(item) for item in record.get("details") or [])
+
+
+def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Poll `predicate` until it holds; raise naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise HarnessError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def gate_argv(
+    *args: str,
+    env_file: Path | None = None,
+    outdir: Path,
+    areas: Sequence[str] = (),
+    select: str | None = None,
+) -> list[str]:
+    """The gate's command line (after `pytest`), options written as --opt=value.
+
+    The '=' form matters: pytest looks for its rootdir before plugins add their options, so a bare
+    `--env-file PATH` would be taken for a test path.
+    """
+    argv = ["-p", "no:cacheprovider", f"--rootdir={REPO}", str(REPO / "tests"), f"--gate-output={outdir}"]
+    if env_file is not None:
+        argv.append(f"--env-file={env_file}")
+    if areas:
+        argv.append(f"--area={','.join(areas)}")
+    if select:
+        argv += ["-k", select]
+    return [*argv, *args]
+
+
+def run_gate(
+    runner: pytest.Pytester | Path,
+    *args: str,
+    env_file: Path | None = None,
+    outdir: Path | None = None,
+    areas: Sequence[str] = (),
+    select: str | None = None,
+    timeout: float = 240,
+) -> GateRun:
+    """Run the repository's gate as an inner pytest session in its own process; collect what it wrote.
+
+    `runner` is a Pytester (function-scoped tests) or a work directory (session-scoped fixtures,
+    which cannot use pytester). `select` becomes `-k`, `areas` becomes `--area`.
+    """
+    workdir = runner.path if isinstance(runner, pytest.Pytester) else runner
+    workdir.mkdir(parents=True, exist_ok=True)
+    outdir = outdir if outdir is not None else Path(tempfile.mkdtemp(prefix="gate-out-", dir=workdir))
+    argv = gate_argv(*args, env_file=env_file, outdir=outdir, areas=areas, select=select)
+    started = time.monotonic()
+    if isinstance(runner, pytest.Pytester):
+        result = runner.runpytest_subprocess(*argv, timeout=timeout)
+        ret, stdout, stderr = int(result.ret), result.stdout.str(), result.stderr.str()
+    else:
+        # What runpytest_subprocess does, minus pytester: a clean environment, cwd = workdir.
+        environ = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
+        completed = subprocess.run(
+            [sys.executable, "-m", "pytest", f"--basetemp={workdir / 'basetemp'}", *argv],
+            cwd=workdir,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        ret, stdout, stderr = completed.returncode, completed.stdout, completed.stderr
+    duration = time.monotonic() - started
+    results_path = outdir / "gate-results.json"
+    results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.is_file() else None
+    return GateRun(ret=ret, stdout=stdout, stderr=stderr, outdir=outdir, results=results, duration=duration)

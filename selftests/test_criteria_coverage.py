@@ -1,0 +1,59 @@
+"""coverage.endpoints_exported, coverage.required_metrics and coverage.required_labels, judged by real
+gate runs against crafted /metrics endpoints and a real Prometheus."""
+
+from __future__ import annotations
+
+from harness import GateRun, assert_verdict, violations
+
+
+def test_endpoints_exported_passes_when_all_three_answer_with_an_exposition(healthy_run: GateRun) -> None:
+    assert_verdict(healthy_run, "coverage.endpoints_exported", "passed")
+
+
+def test_endpoints_exported_fails_on_html_an_http_500_and_a_closed_port(
+    broken_endpoints_run: GateRun,
+) -> None:
+    record = broken_endpoints_run.record("coverage.endpoints_exported")
+    # Unreachable endpoints are exactly what this criterion judges: a violation, not "could not evaluate".
+    assert_verdict(
+        broken_endpoints_run, "coverage.endpoints_exported", "failed", "HTTP 500", "not a parseable"
+    )
+    assert "worker" in record["message"] or "metrics" in str(record["observed"].get("worker"))
+
+
+def test_required_metrics_passes_when_all_twelve_are_exported_and_stored(healthy_run: GateRun) -> None:
+    assert_verdict(healthy_run, "coverage.required_metrics", "passed", "12")
+
+
+def test_required_metrics_fails_when_the_gateway_stops_exporting_one(missing_metric_run: GateRun) -> None:
+    record = assert_verdict(
+        missing_metric_run, "coverage.required_metrics", "failed", "gateway", "gateway_idempotency_hits_total"
+    )
+    assert "NOT in Prometheus" not in str(record["observed"])
+
+
+def test_required_metrics_fails_when_prometheus_has_no_history_of_one(world_a_run: GateRun) -> None:
+    record = assert_verdict(
+        world_a_run,
+        "coverage.required_metrics",
+        "failed",
+        "Prometheus has no router_provider_selections_total",
+    )
+    # The router still exports it live; only the stored history is missing.
+    assert "does not export router_provider_selections_total" not in violations(record)
+
+
+def test_required_labels_passes_when_every_series_has_its_labels(healthy_run: GateRun) -> None:
+    assert_verdict(healthy_run, "coverage.required_labels", "passed")
+
+
+def test_required_labels_fails_when_router_decisions_lose_decision_reason(
+    labels_and_latency_run: GateRun,
+) -> None:
+    assert_verdict(
+        labels_and_latency_run,
+        "coverage.required_labels",
+        "failed",
+        "router_decisions_total",
+        "decision_reason",
+    )
