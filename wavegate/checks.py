@@ -20,7 +20,7 @@ import requests
 from wavegate import criteria as c
 from wavegate.context import GateContext, Probe
 from wavegate.endpoints import Scrape
-from wavegate.errors import ScrapeFailed
+from wavegate.errors import EvaluationError, ScrapeFailed
 from wavegate.exposition import lint
 from wavegate.prometheus import Series
 from wavegate.settings import format_duration
@@ -34,8 +34,11 @@ def _finite(value: float | None) -> TypeGuard[float]:
 
 
 def _verdict(observation: Observation, failures: list[str], ok: str) -> Observation:
-    """Fill in the summary from the list of violations (empty = passed)."""
+    """Fill in the summary from the list of violations (empty = passed); the first violation is the worst
+    offender unless the check named one."""
     observation.details.extend(failures)
+    if failures and not observation.worst:
+        observation.worst = failures[0]
     if failures and observation.passed:
         observation.passed = False
     if observation.passed:
@@ -126,9 +129,7 @@ def memory_bound(criterion: c.MemoryBound, ctx: GateContext) -> Observation:
     obs.observed = {job: f"peak {render(v, 'bytes')}, growth {growth.get(job, math.nan) * 100:.1f} %"
                     for job, v in peak.items()}
     obs.threshold = f"peak <= {render(criterion.ceiling_bytes, 'bytes')}, growth <= {criterion.max_growth * 100:g} %"
-    if failures:
-        obs.worst = failures[0]
-    elif growth:
+    if growth and not failures:
         worst = max(growth, key=lambda j: growth[j])
         obs.worst = f"{criterion.metric}{{job=\"{worst}\"}} growth {growth[worst] * 100:.1f} %"
     return probe.finish(_verdict(obs, failures, "memory stayed bounded for every component"))
@@ -312,8 +313,6 @@ def backoff_growth(criterion: c.BackoffGrowth, ctx: GateContext) -> Observation:
             failures.append(
                 f"{label}={name}: median backoff {current:.4g} s is only x{growth:.2f} of {label}={previous_name}'s "
                 f"{previous:.4g} s (need x{criterion.min_growth:g})")
-    if failures:
-        obs.worst = failures[0]
     return probe.finish(_verdict(obs, failures, "backoff grows exponentially per attempt"))
 
 
@@ -366,8 +365,6 @@ def no_restarts(criterion: c.NoRestarts, ctx: GateContext) -> Observation:
         elif changes[job] > 0:
             failures.append(f"job={job} ({component}) restarted {changes[job]:g} time(s) "
                             f"({criterion.metric} changed)")
-    if failures:
-        obs.worst = failures[0]
     return probe.finish(_verdict(obs, failures, "no component restarted"))
 
 
@@ -406,8 +403,6 @@ def graceful_degradation(criterion: c.GracefulDegradation, ctx: GateContext) -> 
     failures += [f"job={job} restarted {n:g} time(s) while pools were critical"
                  for job, n in restarts.items() if n > 0]
     obs.details.append(f"critical pools: {', '.join(critical)}; rejections: {rejected}")
-    if failures:
-        obs.worst = failures[0]
     return probe.finish(_verdict(obs, failures, f"critical pools {', '.join(critical)} degraded gracefully"))
 
 
@@ -432,8 +427,6 @@ def endpoints_exported(criterion: c.EndpointsExported, ctx: GateContext) -> Obse
         elif not scrape.exposition.families:
             failures.append(f"{scrape.url} answered 200 with no metrics at all")
     obs.observed, obs.threshold = observed, "HTTP 200 and a parseable Prometheus text exposition"
-    if failures:
-        obs.worst = failures[0]
     return _verdict(obs, failures, "every component exports its metrics")
 
 
@@ -459,8 +452,6 @@ def required_metrics(criterion: c.RequiredMetrics, ctx: GateContext) -> Observat
             failures.append(f"Prometheus has no {series_name} series in the candidate window")
     obs.observed = present
     obs.threshold = f"all {len(rows)} required metrics exported and stored"
-    if failures:
-        obs.worst = failures[0]
     return probe.finish(_verdict(obs, failures, f"all {len(rows)} required metrics present"))
 
 
@@ -486,8 +477,6 @@ def required_labels(criterion: c.RequiredLabels, ctx: GateContext) -> Observatio
             obs.notes.append(f"{name} also carries {', '.join(sorted(extra))} (not in the contract)")
     obs.observed = {name: ", ".join(labels) or "(none)" for name, labels in observed.items()}
     obs.threshold = "the contract's required label names on every series"
-    if failures:
-        obs.worst = failures[0]
     return _verdict(obs, failures, "every required metric carries its required labels")
 
 
@@ -518,8 +507,6 @@ def targets_up(criterion: c.TargetsUp, ctx: GateContext) -> Observation:
                     "result": [{"job": (t.get("labels") or {}).get("job"), "instance":
                                 (t.get("labels") or {}).get("instance"), "health": t.get("health"),
                                 "lastError": t.get("lastError")} for t in targets], "warnings": []}]
-    if failures:
-        obs.worst = failures[0]
     return _verdict(obs, failures, "all expected targets are up")
 
 
@@ -550,15 +537,15 @@ def scrape_success(criterion: c.ScrapeSuccess, ctx: GateContext) -> Observation:
                             "scraping itself under that job?")
         elif hits and hits > 0:
             failures.append(f"{hits:g} scrape(s) hit a limit in the last {lookback} ({counter})")
-    if failures:
-        obs.worst = failures[0]
     return probe.finish(_verdict(obs, failures, f"every job scraped successfully for {lookback}"))
 
 
 # -- quality --------------------------------------------------------------------------------------------
 def label_cardinality(criterion: c.LabelCardinality, ctx: GateContext) -> Observation:
     obs = Observation(passed=True, summary="", unit="series")
-    failures, largest = [], {}
+    failures: list[str] = []
+    series_warnings: list[str] = []
+    largest: dict[str, int] = {}
     for component in ctx.environment.components:
         scrape = ctx.scrape_ok(component)
         for family in scrape.exposition.families.values():
@@ -568,7 +555,7 @@ def label_cardinality(criterion: c.LabelCardinality, ctx: GateContext) -> Observ
             if count > criterion.max_series:
                 failures.append(f"{where}: {count} series, above {criterion.max_series}")
             elif count > criterion.warn_series:
-                obs.warnings.append(f"{where}: {count} series (warning above {criterion.warn_series})")
+                series_warnings.append(f"{where}: {count} series (warning above {criterion.warn_series})")
             labels = family.label_names()
             for label in criterion.forbidden_labels:
                 if label in labels:
@@ -588,11 +575,11 @@ def label_cardinality(criterion: c.LabelCardinality, ctx: GateContext) -> Observ
             failures.append(f"Prometheus holds {stored[series_name]} series of {series_name}, above "
                             f"{criterion.max_series}")
         elif stored[series_name] > criterion.warn_series:
-            obs.warnings.append(f"Prometheus holds {stored[series_name]} series of {series_name}")
+            series_warnings.append(f"Prometheus holds {stored[series_name]} series of {series_name}")
     try:
         head = ctx.prometheus.tsdb_status().get("seriesCountByMetricName") or []
         obs.notes.append("TSDB head, top series: " + ", ".join(f"{i.get('name')}={i.get('value')}" for i in head[:5]))
-    except Exception as exc:  # noqa: BLE001 — the head summary is evidence only, never a verdict
+    except EvaluationError as exc:  # the head summary is evidence only, never a verdict
         obs.notes.append(f"TSDB status unavailable: {exc}")
     top = sorted(largest.items(), key=lambda item: -item[1])[:5]
     most_stored = sorted(stored.items(), key=lambda item: -item[1])[:5]
@@ -601,13 +588,9 @@ def label_cardinality(criterion: c.LabelCardinality, ctx: GateContext) -> Observ
     obs.threshold = f"<= {criterion.max_series} series per metric (warning at {criterion.warn_series}); " \
                     f"{', '.join(criterion.high_cardinality_labels)} only on detailed metrics; " \
                     f"{', '.join(criterion.forbidden_labels)} nowhere"
-    if failures:
-        obs.worst = failures[0]
-    # Series warnings are evidence, not failures: keep them out of the Prometheus-warnings policy.
-    cardinality_warnings, obs.warnings = obs.warnings, []
-    probe.finish(obs)
-    obs.notes.extend(f"cardinality warning: {w}" for w in cardinality_warnings)
-    return _verdict(obs, failures, "label cardinality within limits")
+    # Series-count warnings are evidence for the reviewer, not Prometheus warnings that fail the criterion.
+    obs.notes.extend(f"cardinality warning: {warning}" for warning in series_warnings)
+    return probe.finish(_verdict(obs, failures, "label cardinality within limits"))
 
 
 def metric_types(criterion: c.MetricTypes, ctx: GateContext) -> Observation:
@@ -628,8 +611,6 @@ def metric_types(criterion: c.MetricTypes, ctx: GateContext) -> Observation:
                 failures.append(f"{name} buckets are {', '.join(f'{b:g}' for b in actual)}; the contract says "
                                 f"{', '.join(f'{b:g}' for b in spec.buckets)}")
     obs.observed, obs.threshold = observed, "TYPE and buckets as in the contract"
-    if failures:
-        obs.worst = failures[0]
     return _verdict(obs, failures, "every required metric has the contract's type")
 
 
@@ -642,8 +623,6 @@ def exposition_format(criterion: c.ExpositionFormat, ctx: GateContext) -> Observ
         observed[component] = f"{len(problems)} problem(s)"
         failures += [f"{scrape.url} {problem}" for problem in problems]
     obs.observed, obs.threshold = observed, "0 parse or lint problems"
-    if failures:
-        obs.worst = failures[0]
     return _verdict(obs, failures, "every exposition is valid and lint-clean")
 
 
@@ -717,8 +696,6 @@ def throughput(criterion: c.Throughput, ctx: GateContext) -> Observation:
         after = candidate.get(counter)
         obs.observed[counter] = f"{(after / before - 1) * 100:+.2f} %" if before and after is not None else "n/a"
     obs.threshold = f">= baseline - {criterion.tolerance * 100:g} %"
-    if failures:
-        obs.worst = failures[0]
     return probe.finish(_verdict(obs, failures, "throughput neutral or better"))
 
 
@@ -781,8 +758,6 @@ def error_ratio(criterion: c.ErrorRatio, ctx: GateContext) -> Observation:
     obs.baseline, obs.candidate = ratios["baseline"], ratios["candidate"]
     obs.observed = ratios["candidate"]
     obs.threshold = f"<= baseline x {1 + criterion.tolerance:g}"
-    if failures:
-        obs.worst = failures[0]
     return probe.finish(_verdict(obs, failures, "no component's error ratio rose"))
 
 

@@ -81,6 +81,18 @@ def _parse_value(raw: Any, query: str) -> float:
         raise QueryFailed(f"Prometheus returned a malformed sample {raw!r} for `{query}`") from None
 
 
+@dataclass(frozen=True)
+class RangeSeries:
+    """One series of a range query: its labels and (unix seconds, value) points in time order."""
+
+    labels: Mapping[str, str]
+    points: tuple[tuple[float, float], ...]
+
+    def label_text(self, keys: tuple[str, ...] = ()) -> str:
+        shown = keys or tuple(sorted(k for k in self.labels if k != "__name__"))
+        return ", ".join(self.labels.get(k, "") for k in shown) or "all"
+
+
 class PrometheusClient:
     """Talks to one Prometheus-compatible API as configured in the environment's `prometheus:` section."""
 
@@ -197,6 +209,35 @@ class PrometheusClient:
             raise QueryFailed(f"`{promql}` returned a {kind}; the gate expects an instant vector or scalar")
         warnings = tuple(str(w) for w in body.get("warnings") or ())
         return QueryResult(promql, at, tuple(series), warnings, raw=body)
+
+    def query_range(self, promql: str, start: datetime, end: datetime, step: float) -> list[RangeSeries]:
+        """Evaluate `promql` every `step` seconds from `start` to `end`; NaN and ±Inf samples are kept."""
+        body = self._get(
+            "/api/v1/query_range",
+            {
+                "query": promql,
+                "start": f"{start.timestamp():.3f}",
+                "end": f"{end.timestamp():.3f}",
+                "step": f"{step:g}",
+            },
+        )
+        data = body.get("data")
+        if not isinstance(data, dict) or data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
+            raise QueryFailed(f"Prometheus answered the range query `{promql}` without a matrix")
+        out: list[RangeSeries] = []
+        for item in data["result"]:
+            labels = item.get("metric") if isinstance(item, dict) else None
+            values = item.get("values") if isinstance(item, dict) else None
+            if not isinstance(labels, dict) or not isinstance(values, list):
+                raise QueryFailed(f"Prometheus returned a malformed matrix element for `{promql}`")
+            points = []
+            for pair in values:
+                try:
+                    points.append((float(pair[0]), float(pair[1])))
+                except (TypeError, ValueError, IndexError):
+                    raise QueryFailed(f"Prometheus returned a malformed sample {pair!r} for `{promql}`") from None
+            out.append(RangeSeries(labels, tuple(points)))
+        return out
 
     def targets(self) -> list[dict[str, Any]]:
         body = self._get("/api/v1/targets", {"state": "active"})
