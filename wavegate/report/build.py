@@ -1,0 +1,311 @@
+"""Build the deployment report: read the gate's results, ask Prometheus, draw, shoot, bundle, write, install.
+
+Everything is written into a staging folder under the output root first; only a complete report is moved
+into place (the main Markdown last), so an interrupted or failed build never leaves a report that looks done.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import requests
+import yaml
+
+from wavegate.errors import ConfigError, PrometheusUnavailable, QueryFailed
+from wavegate.prometheus import PrometheusClient
+from wavegate.report import layout
+from wavegate.report.bundle import bundle_gate_html, render_allure
+from wavegate.report.catalogue import IMPROVEMENT_GRAPHS, SCREENSHOT_QUERIES
+from wavegate.report.checklist import checklist_items
+from wavegate.report.collect import Collected, collect, graph_step, rate_range, resolve, write_csvs
+from wavegate.report.errors import ArtifactUnavailable, ReportInputError
+from wavegate.report.graphs import draw_all, pyplot
+from wavegate.report.inputs import DEFAULT_RESULTS, Inputs, load_inputs
+from wavegate.report.screenshots import take_screenshots
+from wavegate.report.status import Status, Ticked, compute_status, tick
+from wavegate.settings import redact_url
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """What scripts/build_report was asked for; relative paths are taken from the current directory."""
+
+    output_root: Path = Path(".")
+    results: Path | None = None  # default: <output root>/reports/cp2-wave1-deployment/validation/gate-results.json
+    env_name: str | None = None
+    env_file: Path | None = None
+    screenshots: bool = True
+    install_tools: bool = True
+    logs: dict[str, Path] = field(default_factory=dict)  # run_cp1_profile / validate_metrics → log file
+
+
+@dataclass
+class Built:
+    """Everything the Markdown is written from; artifact paths are relative to the output root."""
+
+    inputs: Inputs
+    collected: Collected
+    generated_at: datetime
+    artifacts: dict[str, PurePosixPath] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+    targets: list[dict[str, Any]] = field(default_factory=list)
+    targets_error: str = ""
+    endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    log_info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    unjudged: list[str] = field(default_factory=list)
+    checklist: list[Ticked] = field(default_factory=list)
+    status: Status = field(default_factory=lambda: Status("FAILED", ("not computed",)))
+    queue_limits: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return self.inputs.records
+
+    def record(self, criterion_id: str) -> dict[str, Any] | None:
+        return next((r for r in self.records if r.get("id") == criterion_id), None)
+
+    def put(self, name: str, result: Path | str, root: Path) -> None:
+        """Keep an artifact (a file under `root`) or the reason it is missing."""
+        if isinstance(result, Path):
+            self.artifacts[name] = PurePosixPath(result.relative_to(root).as_posix())
+        else:
+            self.missing[name] = result
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    status: Status
+    report: Path
+    checklist: list[Ticked]
+    missing: dict[str, str]
+
+
+def _secrets(inputs: Inputs) -> list[str]:
+    settings = inputs.prometheus
+    names = [settings.bearer_token_env, settings.basic_auth.password_env if settings.basic_auth else None]
+    values = [os.environ.get(n) for n in names if n]
+    values += list(settings.headers.values())
+    return [v for v in values if v and len(v) >= 4]
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """Replace known secret values (tokens, passwords, header values) before anything is written."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _unjudged(inputs: Inputs) -> list[str]:
+    """Criteria of the criteria file the gate did not judge (a run with --area or -k)."""
+    path = inputs.results.get("criteria_file")
+    if not isinstance(path, str) or not Path(path).is_file():
+        return []
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        declared = [c["id"] for c in raw.get("criteria", []) if isinstance(c, dict) and "id" in c]
+    except (OSError, yaml.YAMLError, AttributeError):
+        return []
+    judged = {r.get("id") for r in inputs.records}
+    return [cid for cid in declared if cid not in judged]
+
+
+def _queue_limits(built: Built) -> dict[str, float]:
+    record = built.record("memory.queue_bounded")
+    limits: dict[str, float] = {}
+    threshold = record.get("threshold") if record else None
+    if isinstance(threshold, dict):
+        for pool, text in threshold.items():
+            try:
+                limits[pool] = float(str(text).replace("<=", "").strip())
+            except ValueError:
+                continue
+    return limits or {"cpu": 1000.0, "gpu": 100.0, "io": 500.0}
+
+
+def _copy_logs(built: Built, options: ReportOptions, root: Path, staging: Path, secrets: list[str]) -> None:
+    for name in layout.LOG_NAMES:
+        source = options.logs.get(name) or root / layout.LOGS / f"{name}.log"
+        target = staging / layout.LOGS / f"{name}.log"
+        if not source.is_file():
+            script = "scripts/run_cp1_profile.sh" if name == "run_cp1_profile" else "scripts/validate_metrics.sh"
+            built.put(f"log:{name}", f"no log at {source}: run {script} (it writes its log there) or pass "
+                                     f"--{name.replace('_', '-')}-log PATH", staging)
+            continue
+        text = scrub(source.read_text(encoding="utf-8", errors="replace"), secrets)
+        target.write_text(text, encoding="utf-8")
+        lines = text.splitlines()
+        built.log_info[name] = {"source": str(source), "lines": len(lines), "bytes": len(text.encode()),
+                                "last": lines[-8:]}
+        built.put(f"log:{name}", target, staging)
+
+
+def _endpoint_evidence(built: Built, staging: Path, secrets: list[str]) -> None:
+    """Fetch each component's /metrics once, like the spec's `curl` evidence, and keep the answer's head."""
+    for component in ("router", "gateway", "worker"):
+        url = built.inputs.components.get(component)
+        info: dict[str, Any] = {"url": redact_url(url) if url else "not configured"}
+        built.endpoints[component] = info
+        if not url:
+            built.put(f"endpoint:{component}", "no metrics_url in the environment file", staging)
+            continue
+        try:
+            response = requests.get(url, timeout=10)
+        except requests.RequestException as exc:
+            info["result"] = f"unreachable ({type(exc).__name__})"
+            built.put(f"endpoint:{component}", f"GET {info['url']} failed: {type(exc).__name__}", staging)
+            continue
+        info["result"] = f"HTTP {response.status_code}, {len(response.content)} bytes"
+        lines = response.text.splitlines()
+        info["families"] = sum(1 for line in lines if line.startswith("# TYPE "))
+        if response.status_code != 200:
+            built.put(f"endpoint:{component}", f"GET {info['url']} answered HTTP {response.status_code}", staging)
+            continue
+        target = staging / layout.LOGS / f"metrics_endpoint_{component}.txt"
+        head = "\n".join(lines[:60])
+        target.write_text(scrub(f"$ curl -s {info['url']}   # first 60 of {len(lines)} lines, "
+                                f"{built.generated_at:%Y-%m-%dT%H:%M:%SZ}\n{head}\n", secrets), encoding="utf-8")
+        built.put(f"endpoint:{component}", target, staging)
+
+
+def _targets(built: Built, client: PrometheusClient, staging: Path) -> None:
+    try:
+        targets = client.targets()
+    except (PrometheusUnavailable, QueryFailed) as exc:
+        built.targets_error = str(exc)
+        return
+    built.targets = [{
+        "job": str(t.get("labels", {}).get("job", "")),
+        "instance": str(t.get("labels", {}).get("instance", "")),
+        "health": str(t.get("health", "")),
+        "last_scrape": str(t.get("lastScrape", "")),
+        "scrape_duration": t.get("lastScrapeDuration"),
+        "last_error": str(t.get("lastError", "")),
+        "scrape_url": redact_url(str(t.get("scrapeUrl", ""))),
+    } for t in targets]
+    path = staging / layout.METRICS / "prometheus_targets.csv"
+    with path.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, ["job", "instance", "health", "last_scrape", "scrape_duration", "last_error",
+                                         "scrape_url"])
+        writer.writeheader()
+        writer.writerows(built.targets)
+
+
+def _bundle(built: Built, options: ReportOptions, staging: Path) -> None:
+    validation = built.inputs.validation_dir
+    outputs = built.inputs.results.get("outputs") or {}
+    try:
+        built.put("html:gate", bundle_gate_html(validation, str(outputs.get("html", "gate.html")),
+                                                staging / layout.GATE_HTML), staging)
+    except (ArtifactUnavailable, OSError) as exc:
+        built.put("html:gate", str(exc), staging)
+    try:
+        allure = render_allure(validation / str(outputs.get("allure", "allure-results")), staging / layout.ALLURE_HTML,
+                               title="CP2 Wave 1 release gate", install=options.install_tools)
+        built.put("html:allure", allure, staging)
+    except (ArtifactUnavailable, OSError) as exc:
+        built.put("html:allure", str(exc), staging)
+
+
+def _install(staging: Path, root: Path) -> None:
+    """Move the staged report into place: the old main report goes first, the new one comes last."""
+    (root / layout.REPORT).unlink(missing_ok=True)
+    trash = staging / ".replaced"
+    trash.mkdir()
+    for folder in layout.OWNED_DIRS:
+        target = root / folder
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            os.replace(target, trash / folder.name)
+        os.replace(staging / folder, target)
+    for folder in layout.SHARED_DIRS:
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        for item in sorted((staging / folder).iterdir()):
+            os.replace(item, root / folder / item.name)
+    (root / layout.DOCS).mkdir(parents=True, exist_ok=True)
+    for document in layout.DOCUMENTS:
+        if (staging / document).exists():
+            os.replace(staging / document, root / document)
+        else:
+            (root / document).unlink(missing_ok=True)  # an older bundle must not pass for this run's
+    os.replace(staging / layout.REPORT, root / layout.REPORT)
+
+
+def build_report(options: ReportOptions) -> ReportOutcome:
+    """Build and install the report under options.output_root; raises ReportError (with its exit code)."""
+    from wavegate.report.markdown import write_documents  # the writer imports the layout of everything above
+
+    root = options.output_root
+    results = options.results or root / DEFAULT_RESULTS
+    inputs = load_inputs(results, options.env_name, options.env_file)
+    try:
+        client = PrometheusClient(inputs.prometheus, source=str(inputs.environment_path))
+    except ConfigError as exc:
+        raise ReportInputError(str(exc)) from None
+    pyplot()  # fail before any query when matplotlib is missing
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".wavegate-report-", dir=root))
+    try:
+        for folder in (*layout.OWNED_DIRS, *layout.SHARED_DIRS, layout.DOCS):
+            (staging / folder).mkdir(parents=True, exist_ok=True)
+        scrape = inputs.prometheus.scrape_interval
+        windows = {"baseline": inputs.baseline, "candidate": inputs.candidate}
+        collected = collect(client, windows, scrape)
+        built = Built(inputs, collected, datetime.now(UTC))
+        built.unjudged = _unjudged(inputs)
+        built.queue_limits = _queue_limits(built)
+        secrets = _secrets(inputs)
+        write_csvs(collected, staging / layout.METRICS)
+        gate_copy = staging / layout.METRICS / "gate-results.json"
+        gate_copy.write_text(scrub(inputs.results_path.read_text(encoding="utf-8"), secrets), encoding="utf-8")
+        built.put("gate-results", gate_copy, staging)
+        _targets(built, client, staging)
+        for key, result in draw_all(collected, staging / layout.GRAPHS, built.queue_limits).items():
+            built.put(f"graph:{key}", result, staging)
+        if options.screenshots:
+            step = graph_step(inputs.candidate, scrape)
+            queries = [(name, resolve(q, inputs.candidate, rate_range(step, scrape), scrape))
+                       for name, q in SCREENSHOT_QUERIES]
+            for name, result in take_screenshots(inputs.prometheus, inputs.candidate, queries,
+                                                 staging / layout.SCREENSHOTS).items():
+                built.put(f"screenshot:{name}", result, staging)
+        else:
+            for name in ["prometheus_targets", *(f"query_{n}" for n, _ in SCREENSHOT_QUERIES)]:
+                built.put(f"screenshot:{name}", "not taken: scripts/build_report ran with --skip-screenshots", staging)
+        _copy_logs(built, options, root, staging, secrets)
+        _endpoint_evidence(built, staging, secrets)
+        _bundle(built, options, staging)
+        write_documents(built, staging, tick_now=lambda: _tick(built, staging))
+        _install(staging, root)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return ReportOutcome(built.status, root / layout.REPORT, built.checklist, built.missing)
+
+
+def _tick(built: Built, staging: Path) -> None:
+    """Tick the checklist from the staged files, then compute the status from it and the gate's verdicts."""
+    reasons = {str(path): built.missing.get(name, "") for name, path in _intended(built).items()}
+    built.checklist = tick(staging, checklist_items(built), lambda artifact: reasons.get(artifact, ""))
+    built.status = compute_status(built.records, built.checklist, built.unjudged)
+
+
+def _intended(built: Built) -> dict[str, PurePosixPath]:
+    """Where each named artifact would be, so a missing one can be explained in the checklist."""
+    names: dict[str, PurePosixPath] = {}
+    for key in {g for graphs in IMPROVEMENT_GRAPHS.values() for g in graphs} | set(built.collected.graphs):
+        names[f"graph:{key}"] = layout.GRAPHS / f"{key}.png"
+    for name in ["prometheus_targets", *(f"query_{n}" for n, _ in SCREENSHOT_QUERIES)]:
+        names[f"screenshot:{name}"] = layout.SCREENSHOTS / f"{name}.png"
+    for name in layout.LOG_NAMES:
+        names[f"log:{name}"] = layout.LOGS / f"{name}.log"
+    for component in ("router", "gateway", "worker"):
+        names[f"endpoint:{component}"] = layout.LOGS / f"metrics_endpoint_{component}.txt"
+    names["html:gate"] = layout.GATE_HTML
+    names["html:allure"] = layout.ALLURE_HTML
+    return names

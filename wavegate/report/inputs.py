@@ -1,0 +1,125 @@
+"""The report's inputs: the gate's gate-results.json, the environment it judged, the windows it recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from wavegate.errors import ConfigError
+from wavegate.report.errors import ReportInputError
+from wavegate.results import load_results
+from wavegate.settings import (
+    EnvironmentModel,
+    PrometheusSettings,
+    Window,
+    describe_validation_error,
+    parse_time,
+    read_yaml,
+    redact_url,
+)
+
+DEFAULT_RESULTS = Path("reports/cp2-wave1-deployment/validation/gate-results.json")
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything read before any query: the gate's results, where Prometheus is, and the two windows."""
+
+    results_path: Path
+    results: dict[str, Any]
+    environment_path: Path
+    prometheus: PrometheusSettings
+    components: dict[str, str]
+    baseline: Window
+    candidate: Window
+
+    @property
+    def validation_dir(self) -> Path:
+        return self.results_path.parent
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return [r for r in self.results["criteria"] if isinstance(r, dict)]
+
+    @property
+    def prometheus_display_url(self) -> str:
+        return redact_url(self.prometheus.url)
+
+    def windows(self) -> tuple[Window, Window]:
+        return self.baseline, self.candidate
+
+
+def load_gate_results(path: Path) -> dict[str, Any]:
+    """gate-results.json, or ReportInputError saying how to produce it."""
+    if not path.is_file():
+        raise ReportInputError(
+            f"no gate results at {path}: run the gate first (pytest --env=NAME writes "
+            f"{DEFAULT_RESULTS}) or pass --results PATH"
+        )
+    try:
+        results = load_results(path)
+    except (ValueError, OSError) as exc:
+        raise ReportInputError(str(exc)) from None
+    windows = results.get("windows")
+    if not isinstance(windows, dict) or not all(isinstance(windows.get(n), dict) for n in ("baseline", "candidate")):
+        raise ReportInputError(f"{path} has no windows.baseline / windows.candidate; re-run the gate to write it again")
+    return results
+
+
+def _window(path: Path, name: str, raw: dict[str, Any]) -> Window:
+    try:
+        start, end = parse_time(raw["start"]), parse_time(raw["end"])
+    except (KeyError, ValueError) as exc:
+        raise ReportInputError(f"{path}: windows.{name} is not a start/end pair of RFC 3339 times ({exc})") from None
+    if end <= start:
+        raise ReportInputError(f"{path}: windows.{name} ends before it starts")
+    return Window(name, start, end)
+
+
+def choose_environment(results: dict[str, Any], env_name: str | None, env_file: Path | None) -> Path:
+    """--env-file, else environments/NAME.yaml for --env, else the environment file the gate recorded."""
+    if env_file is not None:
+        return env_file
+    if env_name is not None:
+        return Path("environments") / f"{env_name}.yaml"
+    recorded = results.get("environment_file")
+    if isinstance(recorded, str) and Path(recorded).is_file():
+        return Path(recorded)
+    return Path("environments") / "local.yaml"
+
+
+def load_environment_model(path: Path) -> EnvironmentModel:
+    """The environment file's prometheus and components; its windows are not read (gate-results.json has them)."""
+    if not path.is_file():
+        raise ReportInputError(
+            f"environment file {path} does not exist; pass --env NAME (environments/NAME.yaml) or --env-file PATH"
+        )
+    try:
+        raw = read_yaml(path, "environment file")
+    except ConfigError as exc:
+        raise ReportInputError(str(exc)) from None
+    if not isinstance(raw, dict):
+        raise ReportInputError(f"{path} must be a YAML mapping with prometheus, components and windows")
+    try:
+        return EnvironmentModel.model_validate(raw)
+    except ValidationError as exc:
+        raise ReportInputError(describe_validation_error(str(path), exc)) from None
+
+
+def load_inputs(results_path: Path, env_name: str | None = None, env_file: Path | None = None) -> Inputs:
+    results = load_gate_results(results_path)
+    environment_path = choose_environment(results, env_name, env_file)
+    model = load_environment_model(environment_path)
+    windows = results["windows"]
+    return Inputs(
+        results_path=results_path,
+        results=results,
+        environment_path=environment_path,
+        prometheus=model.prometheus,
+        components={name: c.metrics_url for name, c in model.components.items()},
+        baseline=_window(results_path, "baseline", windows["baseline"]),
+        candidate=_window(results_path, "candidate", windows["candidate"]),
+    )
