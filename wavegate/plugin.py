@@ -311,6 +311,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "criteria_file": str(state.criteria.path),
         "prometheus_url": env.redacted_url,
         "windows": {"baseline": env.baseline.as_dict(), "candidate": env.candidate.as_dict()},
+        "phases": env.phases,
         "started_at": format_time(state.started),
         "finished_at": format_time(datetime.now(UTC)),
         "summary": {v: sum(1 for r in records if r["verdict"] == v) for v in ("passed", "failed", "error")},

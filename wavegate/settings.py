@@ -234,6 +234,7 @@ class Environment:
     model: EnvironmentModel
     baseline: Window
     candidate: Window
+    phases: dict[str, Any] | None = None  # what the windows_file says ran in each window (flags, regression)
 
     @property
     def prometheus(self) -> PrometheusSettings:
@@ -313,9 +314,9 @@ def load_environment(
         model = EnvironmentModel.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(str(path), exc)) from None
-    windows = model.windows
+    windows, phases = model.windows, None
     if model.windows_file is not None:
-        windows = _windows_from_state(path, model.windows_file)
+        windows, phases = _windows_from_state(path, model.windows_file)
     now = now or datetime.now(UTC)
     chosen_baseline = baseline or (windows.baseline if windows else None)
     chosen_candidate = candidate or (windows.candidate if windows else None)
@@ -330,10 +331,12 @@ def load_environment(
         model=model,
         baseline=chosen_baseline.resolve("baseline", now),
         candidate=chosen_candidate.resolve("candidate", now),
+        # Recorded phases describe the recorded windows only; an overridden window drops them.
+        phases=phases if baseline is None and candidate is None else None,
     )
 
 
-def _windows_from_state(env_path: Path, state: Path) -> Windows:
+def _windows_from_state(env_path: Path, state: Path) -> tuple[Windows, dict[str, Any] | None]:
     state_path = state if state.is_absolute() else (env_path.parent / state).resolve()
     try:
         raw = json.loads(state_path.read_text(encoding="utf-8"))
@@ -344,7 +347,8 @@ def _windows_from_state(env_path: Path, state: Path) -> Windows:
         ) from None
     except (OSError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{env_path}: windows_file: cannot read {state_path}: {exc}") from None
+    phases = raw.get("phases") if isinstance(raw, dict) and isinstance(raw.get("phases"), dict) else None
     try:
-        return Windows.model_validate(raw.get("windows") if isinstance(raw, dict) else None)
+        return Windows.model_validate(raw.get("windows") if isinstance(raw, dict) else None), phases
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(f"{state_path} (windows_file of {env_path})", exc)) from None

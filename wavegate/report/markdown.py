@@ -195,10 +195,30 @@ def achievements(built: Built) -> list[tuple[str, str]]:
     return out[:5]
 
 
+FLAG_NAMES = {"flag_retry": "CP2_ADVANCED_RETRY_ENABLED", "flag_timeout": "CP2_COMPLETE_TIMEOUT_ENABLED",
+              "flag_queue": "CP2_QUEUE_MANAGEMENT_ENABLED", "flag_observability": "CP2_OBSERVABILITY_METRICS_ENABLED"}
+
+
+def recorded_flags(built: Built) -> dict[str, dict[str, bool]] | None:
+    """Flag state per window as recorded by the run that produced the windows (gate-results.json `phases`)."""
+    phases = built.inputs.results.get("phases")
+    if not isinstance(phases, dict):
+        return None
+    flags = {w: (phases.get(w) or {}).get("flags") for w in ("baseline", "candidate")}
+    if not all(isinstance(f, dict) for f in flags.values()):
+        return None
+    return {w: {k: bool(v) for k, v in f.items()} for w, f in flags.items()}  # type: ignore[union-attr]
+
+
 def flag_rows(built: Built) -> list[list[str]]:
     rows = []
+    recorded = recorded_flags(built)
     for key in FLAGS:
         result = _result(built, key)
+        if recorded is not None:
+            states = ["on" if recorded[w].get(FLAG_NAMES[key]) else "off" for w in ("baseline", "candidate")]
+            rows.append([result.row.label, *states])
+            continue
         states = []
         for window in ("baseline", "candidate"):
             number = result.value(window)
@@ -303,8 +323,11 @@ def _executive_summary(doc: Doc, built: Built, product_summary: bool) -> None:
             f"({format_time(inputs.baseline.end)}) and the start of the candidate window "
             f"({format_time(inputs.candidate.start)}).",
             f"- **Deployment Scope**: Router, Gateway and Worker updated (Prometheus jobs seen: {', '.join(jobs)}).",
-            "- **Feature Flags Status**: inferred from the metrics each flag makes the components export (the gate "
-            "records no flag state):", "")
+            "- **Feature Flags Status**: " + (
+                "as recorded for each window by the run that produced them (gate-results.json `phases`):"
+                if recorded_flags(built) is not None else
+                "inferred from the metrics each flag makes the components export (no flag state was recorded "
+                "for these windows):"), "")
     doc.table(["Flag", "CP1 baseline window", "Wave 1 window"], flag_rows(built))
     doc.add("**Key Achievements**", "")
     found = achievements(built)
