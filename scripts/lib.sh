@@ -40,3 +40,11 @@ ensure_venv() {
   echo "== installing wavegate and its dependencies into $VENV"
   "$PY" -m pip install -q --disable-pip-version-check -e "$ROOT[$1]"
 }
+
+ensure_report_tools() {
+  # The report's screenshots need Chromium, its bundled Allure HTML needs Node.js and npm.
+  local missing=()
+  command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing+=(chromium)
+  command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+  if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
+}
