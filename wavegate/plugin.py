@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from wavegate.evidence import (
 from wavegate.prometheus import PrometheusClient
 from wavegate.results import SCHEMA, gate_status, write_json_atomic
 from wavegate.settings import Environment, format_time, load_environment, parse_window_option
-from wavegate.verdicts import Observation
+from wavegate.verdicts import CriterionViolated, Observation
 
 DEFAULT_OUTPUT = Path("reports/cp2-wave1-deployment/validation")
 
@@ -274,10 +275,67 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             record["message"] = f"[{criterion.id}] could not be evaluated: {error}"
             # pytest counts an exception in the test body as a failure; the gate calls it an error.
         state.records[criterion.id] = record
+        if excinfo is not None and isinstance(excinfo.value, GateError | CriterionViolated):
+            # The message says everything a reader needs; the gate's own traceback would only hide it.
+            report.longrepr = record["message"]
+        shown = dict(report.user_properties)
+        if "criterion" not in shown:  # an ERROR before the check ran: still say which criterion and why
+            report.user_properties = [*report.user_properties, ("criterion", criterion.id),
+                                      ("summary", record["message"].splitlines()[0])]
         if observation is not None:
             report.sections.append(("wavegate evidence", terminal_text(criterion, observation)))
         report.extras = [*getattr(report, "extras", []), *html_extras(record)]
     return report
+
+
+# -- pytest-html: a title, the gate's context, and the criterion and verdict in each row ------------------------
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    state = session.config.stash.get(STATE, None)
+    try:
+        from pytest_metadata.plugin import metadata_key
+    except ImportError:  # pragma: no cover — comes with pytest-html
+        return
+    if state is None or metadata_key not in session.config.stash:
+        return
+    env = state.environment
+    session.config.stash[metadata_key].update({
+        "Gate environment": f"{env.name} ({env.path})",
+        "Prometheus": env.redacted_url,
+        "Baseline window": env.baseline.describe(),
+        "Candidate window": env.candidate.describe(),
+        "Criteria": str(state.criteria.path),
+    })
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_report_title(report: Any) -> None:
+    report.title = "wavegate: CP2 Wave 1 release gate"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: list[str],
+                                session: pytest.Session) -> None:
+    state = session.config.stash.get(STATE, None)
+    if state is None or not state.records:
+        return
+    status, code = gate_status(list(state.records.values()))
+    env = state.environment
+    prefix.append(f"<p><strong>Gate: {escape(status.upper())} (exit {code})</strong> — environment "
+                  f"{escape(env.name)}, {escape(env.baseline.describe())}, {escape(env.candidate.describe())}</p>")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_table_header(cells: list[str]) -> None:
+    cells.insert(1, "<th>Criterion</th>")
+    cells.insert(2, "<th>Verdict</th>")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
+    info = dict(report.user_properties)
+    cells.insert(1, f"<td>{escape(str(info.get('criterion', '')))}</td>")
+    cells.insert(2, f"<td>{escape(str(info.get('summary', '')))}</td>")
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
