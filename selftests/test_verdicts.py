@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from test_loading_criteria import SHIPPED  # noqa: I001 — sibling self-test module
+from test_loading_criteria import SHIPPED
 
 from wavegate.criteria import load_criteria
 from wavegate.results import gate_status

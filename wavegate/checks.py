@@ -60,13 +60,12 @@ def _series_label(series: Series, *labels: str) -> str:
 
 
 def _le_regex(bound: float) -> str:
-    # Clients print 30 as "30" (Go) or "30.0" (Python): match both spellings of the same bound.
-    text = repr(float(bound))
-    whole, _, fraction = text.partition(".")
+    """A regex for `le` matching both spellings of `bound` (Go prints 30, Python 30.0), escaped for a PromQL
+    double-quoted string."""
+    whole, _, fraction = repr(float(bound)).partition(".")
     fraction = fraction.rstrip("0")
-    if fraction:
-        return re.escape(f"{whole}.{fraction}") + "0*"
-    return re.escape(whole) + r"(\\.0+)?"
+    pattern = re.escape(f"{whole}.{fraction}") + "0*" if fraction else re.escape(whole) + r"(\.0+)?"
+    return pattern.replace("\\", "\\\\")
 
 
 def _samples(probe: Probe, selector: str, window_seconds: float, at: Any) -> int | None:
@@ -409,12 +408,12 @@ def graceful_degradation(criterion: c.GracefulDegradation, ctx: GateContext) -> 
 # -- coverage -------------------------------------------------------------------------------------------
 def endpoints_exported(criterion: c.EndpointsExported, ctx: GateContext) -> Observation:
     obs = Observation(passed=True, summary="")
-    failures, observed = [], {}
+    failures, unreachable, observed = [], [], {}
     for component in ctx.environment.components:
         try:
             scrape = ctx.scrape(component)
         except ScrapeFailed as exc:
-            failures.append(str(exc))
+            unreachable.append(str(exc))
             observed[component] = "unreachable"
             continue
         observed[component] = f"HTTP {scrape.status}, {len(scrape.exposition.families)} families"
@@ -426,8 +425,16 @@ def endpoints_exported(criterion: c.EndpointsExported, ctx: GateContext) -> Obse
                             f"({len(scrape.exposition.problems)} problem(s))")
         elif not scrape.exposition.families:
             failures.append(f"{scrape.url} answered 200 with no metrics at all")
+    # An endpoint that answers wrongly is a violation; one that cannot be reached at all may be the gate's
+    # configuration as much as the component, so alone it is an ERROR (a violation elsewhere still wins).
+    _raise_unreachable_unless_violated(unreachable, failures)
     obs.observed, obs.threshold = observed, "HTTP 200 and a parseable Prometheus text exposition"
-    return _verdict(obs, failures, "every component exports its metrics")
+    return _verdict(obs, failures + unreachable, "every component exports its metrics")
+
+
+def _raise_unreachable_unless_violated(unreachable: list[str], failures: list[str]) -> None:
+    if unreachable and not failures:
+        raise ScrapeFailed("; ".join(unreachable))
 
 
 def _required_in_scrapes(ctx: GateContext) -> list[tuple[str, str, c.MetricSpec, Scrape]]:
@@ -560,8 +567,7 @@ def label_cardinality(criterion: c.LabelCardinality, ctx: GateContext) -> Observ
             for label in criterion.forbidden_labels:
                 if label in labels:
                     failures.append(f"{where} carries {label}, which no metric may carry")
-            if not ctx.contract.is_detailed(family.name.removesuffix("_total")) and \
-                    not ctx.contract.is_detailed(family.name):
+            if not _detailed(ctx, family.name):
                 high = sorted(set(criterion.high_cardinality_labels) & labels)
                 if high:
                     failures.append(f"{where} is an aggregate metric but carries {', '.join(high)}")
@@ -591,6 +597,13 @@ def label_cardinality(criterion: c.LabelCardinality, ctx: GateContext) -> Observ
     # Series-count warnings are evidence for the reviewer, not Prometheus warnings that fail the criterion.
     obs.notes.extend(f"cardinality warning: {warning}" for warning in series_warnings)
     return probe.finish(_verdict(obs, failures, "label cardinality within limits"))
+
+
+def _detailed(ctx: GateContext, family: str) -> bool:
+    # prometheus_client exports `x_created` as a gauge family of its own beside counter `x_total` and
+    # histogram `x`: it carries the parent's labels, so it is as detailed as its parent.
+    base = family.removesuffix("_created")
+    return any(ctx.contract.is_detailed(name) for name in (family, base, f"{base}_total"))
 
 
 def metric_types(criterion: c.MetricTypes, ctx: GateContext) -> Observation:
@@ -701,7 +714,9 @@ def throughput(criterion: c.Throughput, ctx: GateContext) -> Observation:
 
 def endpoint_latency(criterion: c.EndpointLatency, ctx: GateContext) -> Observation:
     obs = Observation(passed=True, summary="", unit="seconds")
-    failures, medians = [], {}
+    failures: list[str] = []
+    unreachable: list[str] = []
+    medians: dict[str, float] = {}
     session = requests.Session()
     for component, settings in ctx.environment.components.items():
         timings = []
@@ -711,7 +726,8 @@ def endpoint_latency(criterion: c.EndpointLatency, ctx: GateContext) -> Observat
                 response = session.get(settings.metrics_url, timeout=settings.timeout)
                 _ = response.content
             except requests.RequestException as exc:
-                failures.append(f"{settings.metrics_url} did not answer ({type(exc).__name__})")
+                unreachable.append(f"{component} metrics endpoint {settings.metrics_url} did not answer "
+                                   f"({type(exc).__name__}); check components.{component}.metrics_url")
                 break
             timings.append(time.perf_counter() - started)
             if response.status_code != 200:
@@ -722,6 +738,8 @@ def endpoint_latency(criterion: c.EndpointLatency, ctx: GateContext) -> Observat
             if medians[component] >= criterion.maximum_seconds:
                 failures.append(f"{settings.metrics_url}: median {medians[component] * 1000:.1f} ms over "
                                 f"{criterion.requests} requests, not under {criterion.maximum_seconds * 1000:g} ms")
+    _raise_unreachable_unless_violated(unreachable, failures)
+    failures += unreachable
     obs.observed = medians
     obs.threshold = f"< {criterion.maximum_seconds:g} s (median of {criterion.requests})"
     if medians:

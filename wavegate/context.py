@@ -93,7 +93,7 @@ class Probe:
     def finish(self, observation: Observation) -> Observation:
         """Attach the queries and apply the warnings policy: a warning fails unless the environment allows it."""
         observation.queries = [r.evidence() for r in self.results]
-        warnings = [w for r in self.results for w in r.warnings]
+        warnings = list(dict.fromkeys(w for r in self.results for w in r.warnings))
         observation.warnings.extend(warnings)
         if warnings and not self.context.environment.prometheus.allow_warnings:
             observation.fail(

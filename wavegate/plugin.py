@@ -7,6 +7,7 @@ which takes the `criterion` argument; each criterion of that area and kind becom
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -161,9 +162,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"prometheus: {env.redacted_url}",
         f"windows: {env.baseline.describe()}; {env.candidate.describe()}",
         f"criteria: {state.criteria.path} ({len(state.criteria.items)} criteria)",
-        f"reproduce: pytest --env-file {env.path} --baseline {format_time(env.baseline.start)}/"
-        f"{format_time(env.baseline.end)} --candidate {format_time(env.candidate.start)}/"
-        f"{format_time(env.candidate.end)}",
+        "reproduce: pytest " + shlex.join([
+            f"--env-file={env.path}", f"--criteria={state.criteria.path}",
+            f"--baseline={format_time(env.baseline.start)}/{format_time(env.baseline.end)}",
+            f"--candidate={format_time(env.candidate.start)}/{format_time(env.candidate.end)}"]),
     ]
 
 
@@ -230,9 +232,6 @@ def gate(request: pytest.FixtureRequest) -> GateContext:
 @pytest.fixture
 def evidence(request: pytest.FixtureRequest) -> Evidence:
     """Records a criterion's observation for the terminal, pytest-html, Allure, JUnit and gate-results.json."""
-    criterion = request.node.stash.get(CRITERION, None)
-    if criterion is not None:
-        allure_labels(criterion)
     return Evidence(request.node)
 
 
@@ -246,6 +245,14 @@ class Evidence:
         self.item.stash[OBSERVATION] = observation
         self.item.user_properties.extend(junit_properties(criterion, observation))
         allure_attach(criterion, observation)
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    # Allure names its result after the test when setup ends; labelling here, inside its teardown wrapper,
+    # gives every gate test (an ERROR at setup included) the criterion's title, epic/feature/story, severity.
+    criterion = item.stash.get(CRITERION, None)
+    if criterion is not None:
+        allure_labels(criterion)
 
 
 @pytest.hookimpl(wrapper=True)

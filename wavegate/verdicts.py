@@ -43,7 +43,9 @@ class Observation:
     vacuous: bool = False
 
     def fail(self, reason: str) -> None:
-        """Mark the observation failed for `reason` (kept first in the details)."""
+        """Mark the observation failed for `reason` (kept first in the details, and the summary if it passed)."""
+        if self.passed:
+            self.summary = reason
         self.passed = False
         self.details.insert(0, reason)
 

@@ -1,0 +1,33 @@
+"""Small pure pieces of the checks, tested without a Prometheus."""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import pytest
+from test_loading_criteria import SHIPPED
+
+from wavegate.checks import _detailed, _le_regex
+from wavegate.criteria import load_criteria
+
+
+def test_a_created_series_is_as_detailed_as_its_counter_or_histogram() -> None:
+    # prometheus_client exports router_decisions_created beside router_decisions_total, with run_id on it.
+    context = SimpleNamespace(contract=load_criteria(SHIPPED).contract)
+    assert _detailed(context, "router_decisions_created")  # type: ignore[arg-type]
+    assert _detailed(context, "worker_step_execution_duration_seconds_created")  # type: ignore[arg-type]
+    assert not _detailed(context, "gateway_http_requests_created")  # type: ignore[arg-type]
+    assert not _detailed(context, "worker_queue_depth")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("bound", "matches", "misses"), [
+    (30, ["30", "30.0", "30.00"], ["3", "300", "30.5"]),
+    (0.5, ["0.5", "0.50"], ["0.05", "5"]),
+])
+def test_a_bucket_bound_matches_both_client_spellings_and_nothing_else(
+        bound: float, matches: list[str], misses: list[str]) -> None:
+    # PromQL regex matchers are anchored; the double backslash is PromQL string escaping.
+    pattern = re.compile(_le_regex(bound).replace("\\\\", "\\"))
+    assert all(pattern.fullmatch(text) for text in matches)
+    assert not any(pattern.fullmatch(text) for text in misses)
