@@ -7,17 +7,19 @@ openmetrics` and every query is answered by a real `prometheus` process.
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -164,22 +166,28 @@ class History:
 
     def render(self) -> str:
         """Render as OpenMetrics text ending in `# EOF` (series of one family kept together)."""
-        lines: list[str] = []
+        return "".join(self._blocks())
+
+    def write(self, path: Path) -> Path:
+        """Write render()'s text to `path` one series at a time (a week at 15 s is gigabytes of text)."""
+        with path.open("w", encoding="utf-8") as stream:
+            stream.writelines(self._blocks())
+        return path
+
+    def _blocks(self) -> Iterator[str]:
+        """The rendered text in pieces: one block of lines per series, then `# EOF`."""
         for series in sorted(self._series.values(), key=lambda s: (s.name, sorted(s.labels.items()))):
             label_text = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(series.labels.items()))
             head = f"{series.name}{{{label_text}}}" if label_text else series.name
             last = -math.inf
+            lines: list[str] = []
             for t, value in series.points:
                 if t <= last:
                     raise HarnessError(f"points of {head} are not in strictly increasing time order at {t}")
                 last = t
-                lines.append(f"{head} {_format_value(value)} {t:.3f}")
-        lines.append("# EOF")
-        return "\n".join(lines) + "\n"
-
-    def write(self, path: Path) -> Path:
-        path.write_text(self.render(), encoding="utf-8")
-        return path
+                lines.append(f"{head} {_format_value(value)} {t:.3f}\n")
+            yield "".join(lines)
+        yield "# EOF\n"
 
 
 # --- Prometheus -----------------------------------------------------------------------------------
@@ -204,6 +212,8 @@ class PrometheusServer:
         port: int | None = None,
         workdir: Path | None = None,
         ready_timeout: float = 20.0,
+        max_block_duration: str | None = None,
+        backfill_timeout: float = 300.0,
     ) -> None:
         self.port = port if port is not None else free_port()
         self.jobs = dict(jobs or {})
@@ -212,6 +222,8 @@ class PrometheusServer:
         self.job_options = dict(job_options or {})
         self.retention = retention
         self.ready_timeout = ready_timeout
+        self.max_block_duration = max_block_duration
+        self.backfill_timeout = backfill_timeout
         self._own_workdir = workdir is None
         self.workdir = workdir if workdir is not None else Path(tempfile.mkdtemp(prefix="wavegate-prom-"))
         self.data_dir = self.workdir / "data"
@@ -255,7 +267,7 @@ class PrometheusServer:
         source = self.history.write(self.workdir / "history.om")
         first, last = self.history.time_range()
         # One block per day keeps week-long histories to a handful of blocks (fast startup).
-        block = "24h" if last - first > 6 * 3600 else "2h"
+        block = self.max_block_duration or ("24h" if last - first > 6 * 3600 else "2h")
         result = subprocess.run(
             [
                 find_binary("promtool"),
@@ -269,7 +281,7 @@ class PrometheusServer:
             ],
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=self.backfill_timeout,
             check=False,
         )
         if result.returncode != 0:
@@ -645,3 +657,140 @@ def run_gate(
     results_path = outdir / "gate-results.json"
     results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.is_file() else None
     return GateRun(ret=ret, stdout=stdout, stderr=stderr, outdir=outdir, results=results, duration=duration)
+
+
+# --- Transport faults in front of a real server ---------------------------------------------------
+
+
+class FaultProxy:
+    """A loopback HTTP proxy that forwards every GET to a real upstream (a Prometheus) and only adds
+    transport-level faults: HTTP 503 for the first `fail_first` requests (or `always_status` for all),
+    a TCP reset instead of an answer, an authentication requirement, and `warnings` added to the JSON of
+    successful query answers (what a Prometheus-compatible store sends with a partial response).
+
+    It never answers a query itself: the data in every forwarded answer is the upstream's.
+    `seen` keeps (path, headers) of each request, for asserting what the client sent.
+    """
+
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        fail_first: int = 0,
+        always_status: int | None = None,
+        reset: bool = False,
+        warnings: Sequence[str] = (),
+        require_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        parts = upstream.removeprefix("http://").split("/", 1)[0]
+        self.upstream_host, _, port = parts.partition(":")
+        self.upstream_port = int(port or 80)
+        self.fail_first = fail_first
+        self.always_status = always_status
+        self.reset = reset
+        self.warnings = list(warnings)
+        self.require_headers = dict(require_headers or {})
+        self.seen: list[tuple[str, dict[str, str]]] = []
+        self.faults = 0
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise HarnessError("proxy not started")
+        return f"http://{LOOPBACK}:{self._server.server_address[1]}"
+
+    def _admit(self, path: str, headers: Mapping[str, str]) -> str | int | None:
+        """Record the request; say what to do instead of forwarding: 'reset', an HTTP status, or None."""
+        with self._lock:
+            number = len(self.seen)
+            self.seen.append((path, dict(headers)))
+            if self.reset or self.always_status is not None or number < self.fail_first:
+                self.faults += 1
+                return "reset" if self.reset else self.always_status or 503
+        # Header names are case-insensitive on the wire.
+        sent = {name.lower(): value for name, value in headers.items()}
+        if any(sent.get(name.lower()) != value for name, value in self.require_headers.items()):
+            return 401
+        return None
+
+    def _forward(self, path: str, headers: Mapping[str, str]) -> tuple[int, str, bytes]:
+        # Identity encoding, so warnings can be added to the JSON without re-compressing it.
+        sent = {k: v for k, v in headers.items() if k.lower() not in ("host", "accept-encoding", "connection")}
+        connection = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=30)
+        try:
+            connection.request("GET", path, headers=sent)
+            response = connection.getresponse()
+            body = response.read()
+            content_type = response.getheader("Content-Type", "application/json")
+            status = response.status
+        finally:
+            connection.close()
+        if self.warnings and path.startswith("/api/v1/query") and status == 200:
+            document = json.loads(body)
+            if document.get("status") == "success":
+                document["warnings"] = [*document.get("warnings", []), *self.warnings]
+                body = json.dumps(document).encode("utf-8")
+        return status, content_type, body
+
+    def start(self) -> FaultProxy:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
+                headers = dict(self.headers.items())
+                fault = proxy._admit(self.path, headers)
+                if fault == "reset":
+                    # SO_LINGER 0 makes close() send RST: the client sees "connection reset by peer".
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                if isinstance(fault, int):
+                    self._answer(fault, "text/plain; charset=utf-8", f"fault injected: HTTP {fault}\n".encode())
+                    return
+                self._answer(*proxy._forward(self.path, headers))
+
+            def _answer(self, status: int, content_type: str, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                if status == 401:
+                    self.send_header("WWW-Authenticate", 'Bearer realm="prometheus"')
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base
+                pass
+
+        class QuietServer(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # a reset connection fails the handler's final flush; that is the fault, not a bug
+
+        self._server = QuietServer((LOOPBACK, 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fault-proxy", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

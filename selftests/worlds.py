@@ -391,6 +391,13 @@ def standard_windows(now: float) -> dict[str, tuple[float, float]]:
     return {"baseline": (now - 7800, now - 4200), "candidate": (now - 3900, now - 300)}
 
 
+def long_windows(now: float, days: float = 7) -> dict[str, tuple[float, float]]:
+    """standard_windows stretched to `days` each: the candidate ends 5 minutes before `now`, the baseline
+    ends 5 minutes before the candidate starts (a realistic week-over-week comparison)."""
+    length = days * 86400
+    return {"baseline": (now - 600 - 2 * length, now - 600 - length), "candidate": (now - 300 - length, now - 300)}
+
+
 @dataclass
 class World:
     """A built world: history to backfill, the live texts per component and what to expect."""
@@ -1023,12 +1030,16 @@ def start_world(
     scraped: Sequence[str] = (),
     scrape_interval: str = "2s",
     job_options: Mapping[str, Mapping[str, Any]] | None = None,
+    windows: Callable[[float], Mapping[str, tuple[float, float]]] | None = None,
+    prometheus_options: Mapping[str, Any] | None = None,
 ) -> LiveWorld:
     """Build `spec` at the current time and serve it: endpoints first (their ports are the `instance`
     labels of the history), then Prometheus with the history backfilled.
 
     `scraped` lists the components Prometheus scrapes live (besides itself); scraping is only needed
     by criteria that look at targets or the last minutes, and the first scrape takes ~6 s to come.
+    `windows(now)` gives the baseline and candidate windows (default: standard_windows);
+    `prometheus_options` go to PrometheusServer (e.g. max_block_duration for long histories).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     endpoints = {component: MetricsEndpoint().start() for component in COMPONENTS}
@@ -1037,7 +1048,7 @@ def start_world(
         targets = {component: endpoint.address for component, endpoint in endpoints.items()}
         targets["prometheus"] = f"{LOOPBACK}:{port}"
         now = float(int(time.time()) // int(STEP) * int(STEP))
-        world = build_world(spec, now, targets)
+        world = build_world(spec, now, targets, windows(now) if windows is not None else None)
         for component, endpoint in endpoints.items():
             endpoint.text = world.expositions[component]
         prometheus = PrometheusServer(
@@ -1047,6 +1058,7 @@ def start_world(
             job_options=job_options,
             port=port,
             workdir=workdir / "prometheus",
+            **dict(prometheus_options or {}),
         )
         prometheus.start()
     except BaseException:

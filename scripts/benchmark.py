@@ -1,0 +1,279 @@
+"""Measure the gate's speed and memory on a realistic history: the self-tests' healthy CP2 world over a
+7-day baseline and a 7-day candidate at a 15 s scrape interval, backfilled into a real Prometheus, judged
+by the full gate N times as a subprocess; plus the exposition parser's throughput.
+
+Reports numbers against stated targets; it asserts nothing. Everything it starts stops before it exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "selftests"))  # the crafted worlds and the real-Prometheus harness live there
+
+from harness import History  # noqa: E402
+from worlds import COMPONENTS, HEALTHY, LiveWorld, long_windows, start_world  # noqa: E402
+
+from wavegate.exposition import lint, parse  # noqa: E402
+
+TARGET_SECONDS = 60.0
+TARGET_RSS_MIB = 300.0
+
+
+@dataclass
+class GateSample:
+    """One full gate run: wall time, peak RSS of the gate process, exit code, per-criterion durations."""
+
+    seconds: float
+    max_rss_mib: float
+    exit_code: int
+    summary: str
+    durations: dict[str, float]
+
+
+class Deadline(Exception):
+    """The benchmark ran out of its time budget."""
+
+
+def _raise_deadline(signum: int, frame: FrameType | None) -> None:
+    raise Deadline("the benchmark exceeded --timeout; everything it started is being stopped")
+
+
+def _raise_exit(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+# Runs the command given after the report path and writes its exit status and rusage there. The gate is
+# started by this small process, not by the benchmark: Linux keeps a process' peak RSS across exec, so a
+# gate forked straight from the benchmark (which held the whole crafted week) would inherit its size.
+_LAUNCHER = """
+import json, os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as report:
+    json.dump({"exit": os.waitstatus_to_exitcode(status), "max_rss_kib": usage.ru_maxrss}, report)
+"""
+
+
+def run_gate_once(env_file: Path, outdir: Path, workdir: Path, timeout: float) -> GateSample:
+    """Run the full gate as a grandchild via _LAUNCHER and time it; the launcher reports its peak RSS."""
+    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--rootdir={REPO}", str(REPO / "tests"),
+            f"--env-file={env_file}", f"--gate-output={outdir}", "-q"]
+    environ = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
+    log, usage_file = workdir / f"{outdir.name}.log", workdir / f"{outdir.name}.usage.json"
+    started = time.monotonic()
+    with log.open("wb") as stream:
+        # A session of its own, so a hung run is killed with its launcher (by this process group's id).
+        process = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(usage_file), *argv], cwd=workdir,
+                                   env=environ, stdout=stream, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True)
+    try:
+        process.wait(timeout=timeout)
+    except BaseException:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        if not isinstance(sys.exc_info()[1], subprocess.TimeoutExpired):
+            raise
+    seconds = time.monotonic() - started
+    durations: dict[str, float] = {}
+    junit = outdir / "junit.xml"
+    if junit.is_file():
+        for case in ET.parse(junit).getroot().iter("testcase"):
+            name = case.get("name", "")
+            criterion = name[name.find("[") + 1 : -1] if name.endswith("]") else name
+            durations[criterion] = float(case.get("time", "0"))
+    summary = "no gate-results.json"
+    results = outdir / "gate-results.json"
+    if results.is_file():
+        payload = json.loads(results.read_text(encoding="utf-8"))
+        counts = payload.get("summary", {})
+        summary = f"{payload.get('status')}: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("passed", "failed",
+                                                                                               "error"))
+        problems = [f"{r['id']} {r['verdict']}" for r in payload.get("criteria", []) if r["verdict"] != "passed"]
+        if problems:
+            summary += f" ({'; '.join(problems)})"
+    usage = json.loads(usage_file.read_text()) if usage_file.is_file() else {"exit": -9, "max_rss_kib": 0}
+    if usage["exit"] < 0:
+        summary = f"killed after {timeout:.0f} s"
+    # ru_maxrss is in KiB on Linux.
+    return GateSample(seconds, usage["max_rss_kib"] / 1024, usage["exit"], summary, durations)
+
+
+def exposition_text(lines: int) -> str:
+    """A realistic exposition of at least `lines` lines: labelled counters and histograms with HELP/TYPE."""
+    bounds = ("0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "2.5", "5.0", "+Inf")
+    out: list[str] = []
+    family = 0
+    while len(out) < lines:
+        name = f"bench_component_{family}_requests"
+        out += [f"# HELP {name}_total Requests handled.", f"# TYPE {name}_total counter"]
+        for i in range(200):
+            out.append(f'{name}_total{{route="/v1/r{i}",method="GET",status_code="200"}} {i * 17}.0')
+        hist = f"bench_component_{family}_duration_seconds"
+        out += [f"# HELP {hist} Request duration.", f"# TYPE {hist} histogram"]
+        for i in range(200):
+            labels = f'route="/v1/r{i}",method="GET"'
+            out += [f'{hist}_bucket{{{labels},le="{b}"}} {n * 10}.0' for n, b in enumerate(bounds, 1)]
+            out += [f"{hist}_sum{{{labels}}} {i * 1.5}", f"{hist}_count{{{labels}}} {len(bounds) * 10}.0"]
+        family += 1
+    return "\n".join(out) + "\n"
+
+
+def best_of(repeat: int, action: Callable[[], object]) -> float:
+    timings = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
+def parser_throughput(lines: int) -> list[str]:
+    text = exposition_text(lines)
+    count = text.count("\n")
+    parsed = parse(text)
+    parse_seconds = best_of(3, lambda: parse(text))
+    lint_seconds = best_of(3, lambda: lint(parsed))
+    problems = len(lint(parsed))
+    return [
+        f"exposition: {count:,} lines, {len(text) / 2**20:.1f} MiB, {len(parsed.families)} families "
+        f"({problems} lint problems)",
+        f"  parse: {parse_seconds:.3f} s = {count / parse_seconds:,.0f} lines/s (best of 3)",
+        f"  lint:  {lint_seconds:.3f} s = {count / lint_seconds:,.0f} lines/s (best of 3)",
+        f"  both:  {count / (parse_seconds + lint_seconds):,.0f} lines/s",
+    ]
+
+
+def vm_hwm_mib(pid: int) -> float | None:
+    """A live process' peak RSS (VmHWM) from /proc, or None where /proc is not there."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def benchmark(args: argparse.Namespace, emit: Callable[[str], None]) -> None:
+    emit(f"wavegate benchmark: healthy CP2 world, {args.days:g}-day baseline + {args.days:g}-day candidate at 15 s, "
+         f"{args.runs} full gate run(s)")
+    emit(f"targets (stated, not asserted): a {args.days:g}-day gate run under {TARGET_SECONDS:.0f} s and under "
+         f"{TARGET_RSS_MIB:.0f} MiB peak RSS")
+    emit(f"python {sys.version.split()[0]}, {os.cpu_count()} CPU(s); peak RSS = ru_maxrss of each gate process (wait4)")
+    emit("")
+    with tempfile.TemporaryDirectory(prefix="wavegate-bench-") as temporary:
+        workdir = Path(temporary)
+        started = time.monotonic()
+        live: LiveWorld = start_world(
+            HEALTHY,
+            workdir / "world",
+            scraped=COMPONENTS,
+            windows=lambda now: long_windows(now, args.days),
+            # promtool 2.42 re-reads the whole input once per block, so few blocks keep the backfill linear;
+            # 162h is the largest block Prometheus itself compacts to under a 90-day retention.
+            prometheus_options={"max_block_duration": "162h", "backfill_timeout": args.backfill_timeout},
+        )
+        try:
+            setup = time.monotonic() - started
+            history = live.world.history
+            series, samples = len(history.series()), history.sample_count()
+            backfill, boot = live.prometheus.timings.get("backfill", 0.0), live.prometheus.timings.get("start", 0.0)
+            history_bytes = (live.prometheus.workdir / "history.om").stat().st_size
+            # The gate runs in its own processes; free the crafted points so this process stays small.
+            live.world.history = History()
+            del history
+            gc.collect()
+            emit(f"history: {series:,} series, {samples:,} samples ({history_bytes / 2**30:.2f} GiB OpenMetrics)")
+            emit(f"  build {setup - backfill - boot:.1f} s, backfill (write + promtool) {backfill:.1f} s, "
+                 f"Prometheus start {boot:.1f} s")
+            live.prometheus.wait_for_scrapes(timeout=60)
+            env_file = live.env_file("bench.yaml")
+            emit("")
+            runs: list[GateSample] = []
+            for number in range(1, args.runs + 1):
+                sample = run_gate_once(env_file, workdir / f"gate-{number}", workdir, args.gate_timeout)
+                runs.append(sample)
+                emit(f"gate run {number}: {sample.seconds:.2f} s, peak RSS {sample.max_rss_mib:.0f} MiB, "
+                     f"exit {sample.exit_code}, {sample.summary}")
+            prometheus_pid = live.prometheus.process.pid if live.prometheus.process else None
+            prometheus_peak = vm_hwm_mib(prometheus_pid) if prometheus_pid else None
+        finally:
+            live.stop()
+    walls = [r.seconds for r in runs]
+    rss = max(r.max_rss_mib for r in runs)
+    median = statistics.median(walls)
+    emit("")
+    emit(f"gate wall time: min {min(walls):.2f} s, median {median:.2f} s, max {max(walls):.2f} s "
+         f"(target < {TARGET_SECONDS:.0f} s: {'met' if max(walls) < TARGET_SECONDS else 'MISSED'})")
+    emit(f"gate peak RSS: {rss:.0f} MiB (target < {TARGET_RSS_MIB:.0f} MiB: "
+         f"{'met' if rss < TARGET_RSS_MIB else 'MISSED'})")
+    if prometheus_peak is not None:
+        emit(f"prometheus peak RSS (VmHWM, for context): {prometheus_peak:.0f} MiB")
+    per_criterion: dict[str, list[float]] = {}
+    for sample in runs:
+        for criterion, seconds in sample.durations.items():
+            per_criterion.setdefault(criterion, []).append(seconds)
+    slowest = sorted(per_criterion.items(), key=lambda item: -statistics.median(item[1]))[: args.slowest]
+    emit(f"slowest criteria (median junit.xml time over {len(runs)} run(s)):")
+    for criterion, seconds in slowest:
+        emit(f"  {statistics.median(seconds):7.3f} s  {criterion}")
+    emit("")
+    for line in parser_throughput(args.lines):
+        emit(line)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=3, help="Full gate runs to time (default: 3).")
+    parser.add_argument("--days", type=float, default=7, help="Length of each window in days (default: 7).")
+    parser.add_argument("--lines", type=int, default=100_000, help="Lines of the parser benchmark exposition.")
+    parser.add_argument("--slowest", type=int, default=5, help="How many of the slowest criteria to list.")
+    parser.add_argument("--backfill-timeout", type=float, default=900, help="Seconds promtool may take.")
+    parser.add_argument("--gate-timeout", type=float, default=300, help="Seconds before a gate run is killed.")
+    parser.add_argument("--timeout", type=int, default=1200, help="Seconds before the whole benchmark gives up.")
+    parser.add_argument("--output", default=str(REPO / "reports" / "benchmark.txt"),
+                        help="Also write the report here ('' for stdout only).")
+    args = parser.parse_args(argv)
+    lines: list[str] = []
+
+    def emit(line: str) -> None:
+        lines.append(line)
+        print(line, flush=True)
+
+    # Bounded: SIGALRM ends the run, SIGTERM/SIGINT too; `finally` blocks stop Prometheus and the endpoints.
+    signal.signal(signal.SIGALRM, _raise_deadline)
+    signal.signal(signal.SIGTERM, _raise_exit)
+    signal.alarm(args.timeout)
+    try:
+        benchmark(args, emit)
+    except Deadline as exc:
+        emit(f"error: {exc}")
+        return 1
+    finally:
+        signal.alarm(0)
+    if args.output:
+        output = Path(args.output)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        print(f"(written to {output})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
