@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import pytest
 import requests
@@ -403,7 +403,39 @@ class PrometheusServer:
 EXPOSITION_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-class MetricsEndpoint:
+class _LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 that a test starts and that stops with its context."""
+
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def _serve(self, server: ThreadingHTTPServer, name: str) -> None:
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class MetricsEndpoint(_LoopbackServer):
     """A threaded HTTP server on a free loopback port serving settable text at /metrics.
 
     `text`, `status`, `content_type` and `delay` (seconds before answering) may be changed
@@ -423,8 +455,6 @@ class MetricsEndpoint:
         self.content_type = content_type
         self.delay = delay
         self.requests = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
@@ -463,27 +493,9 @@ class MetricsEndpoint:
 
         server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
         server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name=f"metrics-{self.port}", daemon=True)
-        self._thread.start()
+        self._serve(server, f"metrics-{server.server_address[1]}")
         return self
 
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> MetricsEndpoint:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 # --- Running the gate -----------------------------------------------------------------------------
@@ -662,7 +674,7 @@ def run_gate(
 # --- Transport faults in front of a real server ---------------------------------------------------
 
 
-class FaultProxy:
+class FaultProxy(_LoopbackServer):
     """A loopback HTTP proxy that forwards every GET to a real upstream (a Prometheus) and only adds
     transport-level faults: HTTP 503 for the first `fail_first` requests (or `always_status` for all),
     a TCP reset instead of an answer, an authentication requirement, and `warnings` added to the JSON of
@@ -693,8 +705,6 @@ class FaultProxy:
         self.seen: list[tuple[str, dict[str, str]]] = []
         self.faults = 0
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -773,24 +783,6 @@ class FaultProxy:
             def handle_error(self, request: Any, client_address: Any) -> None:
                 pass  # a reset connection fails the handler's final flush; that is the fault, not a bug
 
-        self._server = QuietServer((LOOPBACK, 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fault-proxy", daemon=True)
-        self._thread.start()
+        self._serve(QuietServer((LOOPBACK, 0), Handler), "fault-proxy")
         return self
 
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
