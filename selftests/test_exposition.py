@@ -3,6 +3,7 @@
 # comparison whenever promtool is on PATH.
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import re
@@ -12,6 +13,7 @@ import subprocess
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+import wavegate.exposition as exposition_module
 from wavegate.exposition import Exposition, MetricFamily, Problem, Sample, lint, parse
 
 
@@ -440,3 +442,147 @@ def test_lint_agrees_with_promtool_check_metrics_on_the_shared_rules(text: str) 
 
     assert not any(line.startswith("error") for line in theirs), theirs
     assert ours == theirs
+
+
+# --- fast path: parse() reads well-formed sample lines with one regex and hands every other line to the
+# careful character-level parser. Both must give the same Exposition (families, samples, label order,
+# values, lines, problems and messages) on any input; the careful parser alone is the reference.
+
+
+def _careful_parse(text: str, monkeypatch: pytest.MonkeyPatch) -> Exposition:
+    with monkeypatch.context() as patch:
+        patch.setattr(exposition_module, "_FAST_SAMPLE_RE", re.compile(r"(?!)"))
+        return parse(text)
+
+
+def _generated_exposition(rng: random.Random) -> str:
+    """A prometheus_client exposition with random names, label sets, label values (with escapes) and values."""
+    registry = CollectorRegistry()
+    value_chars = ["a", "Z", "0", " ", ",", "=", "{", "}", "#", '"', "\\", "\n", "\t", "é", "\u2028", "\r"]
+    for index in range(rng.randint(1, 4)):
+        label_names = rng.sample(["a", "b", "code", "le_x", "_u", "method", "z9"], rng.randint(0, 4))
+        name = f"m{index}_{rng.choice(['x', 'seconds', 'bytes'])}"
+        kind = rng.choice(["counter", "gauge", "histogram"])
+        if kind == "counter":
+            metric: Counter | Gauge | Histogram = Counter(name, "Help \\ text\n.", label_names, registry=registry)
+        elif kind == "gauge":
+            metric = Gauge(name, "Help.", label_names, registry=registry)
+        else:
+            metric = Histogram(name, "Help.", label_names, buckets=(0.5, 1e3), registry=registry)
+        for _ in range(rng.randint(1, 3)):
+            values = ["".join(rng.choices(value_chars, k=rng.randint(0, 4))) for _ in label_names]
+            child = metric.labels(*values) if label_names else metric
+            amount = rng.choice([0.0, 1.0, 2.5, 1e-9, 7e22, 123456789.0])
+            if isinstance(child, Histogram):
+                child.observe(amount)
+            elif isinstance(child, Counter):
+                child.inc(amount)
+            else:
+                child.set(rng.choice([amount, -amount, math.inf, -math.inf, math.nan]))
+    return generate_latest(registry).decode()
+
+
+_SAMPLE_LINES = [
+    'x{a="1",b="2"} 1',
+    'x{ a = "1" , b = "2" , } 1 123',
+    'x {a="1",} -Inf',
+    'x{a="1",a="2"} 1',
+    'x{__name__="y"} 1',
+    'x{a="\\\\n\\"\\n"} NaN',
+    'x{a="\\t"} 1',
+    'x{a="1"}2',
+    "x{} 1",
+    "x{,} 1",
+    'x{a="1"b="2"} 1',
+    "x 1e400",
+    "x 1e-400",
+    "x -0.0 -9223372036854775808",
+    "x 1 9223372036854775808",
+    "x 1 +07",
+    "x .5e+3 -1",
+    "x 1.",
+    "x Infinity",
+    "x +nan",
+    "x 0x1p3",
+    "x 1_000",
+    "x1",
+    "x+1",
+    "  \tx\t1\t2\t ",
+    "x 1 2 3",
+    'x{a="1"} 1\r',
+    'x{a.b="1"} 1',
+    "x{a=1} 1",
+    'x{0a="1"} 1',
+    "x 1 1.5",
+    'x_bucket{le="+Inf"} 3',
+    'x_bucket{le="0.5"} 1',
+    'x_bucket{le="NaN"} 1',
+    "x_bucket 1",
+    "x_count 3",
+    "x_sum 2",
+    'x{quantile="0.5"} 1',
+    "# TYPE x histogram",
+    "# TYPE x summary",
+    "# HELP x a \\n help",
+    "# comment",
+    "",
+]
+
+
+def _mutated(text: str, rng: random.Random) -> str:
+    alphabet = ['"', "\\", "{", "}", ",", "=", " ", "\t", "\n", "\r", "#", "a", "_", ":", "1", "e", "+", "-", ".", "é"]
+    chars = list(text)
+    for _ in range(rng.randint(1, 4)):
+        at = rng.randrange(len(chars) + 1)
+        edit = rng.random()
+        if edit < 0.4:
+            chars.insert(at, rng.choice(alphabet))
+        elif edit < 0.7 and at < len(chars):
+            del chars[at]
+        elif at < len(chars):
+            chars[at] = rng.choice(alphabet)
+    mutated = "".join(chars)
+    return mutated[: rng.randrange(len(mutated) + 1)] if rng.random() < 0.1 else mutated
+
+
+def _differential_cases() -> list[str]:
+    rng = random.Random(5150)
+    cases = [line + "\n" for line in _SAMPLE_LINES]
+    for _ in range(150):
+        generated = _generated_exposition(rng)
+        cases.append(generated)
+        cases.append(_mutated(generated, rng))
+        lines = rng.choices(_SAMPLE_LINES, k=rng.randint(1, 12))
+        cases.append("".join(line + "\n" for line in lines))
+        cases.append(_mutated("".join(line + "\n" for line in lines), rng))
+    return cases
+
+
+def test_the_fast_path_and_the_careful_parser_give_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    for text in _differential_cases():
+        # repr() holds every field, tells -0.0 from 0.0 and shows NaN, which == would not match.
+        assert repr(parse(text)) == repr(_careful_parse(text, monkeypatch)), text
+
+
+def test_the_fast_path_takes_well_formed_sample_lines() -> None:
+    fast = exposition_module._FAST_SAMPLE_RE
+    assert fast.fullmatch('x{a="1",b="\\"\\\\\\n"} 1 2')
+    assert fast.fullmatch(' x { a = "1" , } -Inf ')
+    assert fast.fullmatch('x{a="1"} 1e400')  # matched, then handed to the careful parser for the range
+    assert not fast.fullmatch('x{a="\\t"} 1')
+    assert not fast.fullmatch("x+1")
+
+
+def test_a_sample_built_by_the_fast_path_equals_one_built_by_its_class() -> None:
+    built = exposition_module._new_sample("x", {"a": "1"}, 2.0, 3, 4)
+    reference = Sample("x", {"a": "1"}, 2.0, 3, 4)
+
+    assert built == reference
+    assert vars(built) == vars(reference)
+    assert list(vars(built)) == [f.name for f in dataclasses.fields(Sample)]
+    assert hash(built) == hash(reference)
+
+
+def test_a_timestamp_too_long_for_any_integer_is_a_problem_not_an_exception() -> None:
+    exposition = parse("# HELP x x\n# TYPE x gauge\nx 1 " + "9" * 5000 + "\n")
+    assert [p.rule for p in exposition.problems] == ["invalid-timestamp"]
