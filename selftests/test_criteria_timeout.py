@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from harness import GateRun, assert_verdict
+from pathlib import Path
+
+from harness import GateRun, assert_verdict, run_gate
+from worlds import HEALTHY, hung_step_on_a_new_series, mutate, start_world
 
 
 def test_compliance_passes_when_no_step_took_longer_than_30s(healthy_run: GateRun) -> None:
@@ -43,3 +46,15 @@ def test_events_tracked_fails_when_the_worker_neither_exports_nor_stored_them(wo
         "does not export worker_timeout_events_total",
         "no data",
     )
+
+
+def test_a_hang_on_a_label_combination_never_seen_before_still_fails(tmp_path: Path) -> None:
+    # The series is born at 1 in +Inf mid-window: increase() alone sees no change and would pass.
+    live = start_world(mutate(HEALTHY, hung_step_on_a_new_series()), tmp_path / "world")
+    try:
+        run = run_gate(tmp_path / "run", env_file=live.env_file(), select="timeout.compliance or timeout.no_hangs")
+    finally:
+        live.stop()
+    for criterion_id in ("timeout.compliance", "timeout.no_hangs"):
+        record = assert_verdict(run, criterion_id, "failed", "newcomer")
+        assert record["observed"] == 1

@@ -276,6 +276,8 @@ class WorldSpec:
     )
     slow_steps: int = 0  # step executions in (30 s, 60 s] during the candidate window
     hung_steps: int = 0  # step executions above 60 s
+    # One step above 60 s whose label combination first appears mid-candidate: a series born at 1.
+    newborn_hang: bool = False
     throughput: Mapping[str, float] = field(default_factory=dict)  # component -> candidate factor
     error_factor: Mapping[str, float] = field(default_factory=dict)  # component -> candidate factor
     # Metrics left out of the history, and out of the live expositions.
@@ -364,6 +366,10 @@ def slow_steps(count: int = 3) -> Mutation:
 
 def hung_steps(count: int = 2) -> Mutation:
     return lambda s: replace(s, hung_steps=count)
+
+
+def hung_step_on_a_new_series() -> Mutation:
+    return lambda s: replace(s, newborn_hang=True)
 
 
 def throughput(component: str, factor: float) -> Mutation:
@@ -601,6 +607,18 @@ def build_world(
                 functools.partial(profile_at, first_series=position == 0),
             )
     expected["latency"] = quantiles
+
+    if spec.newborn_hang:
+        # The client creates the series on its first observation, already at 1 in +Inf: increase() alone
+        # never sees that step.
+        labels = {"step_type": "http", "execution_status": "timeout", "tenant_id": "newcomer"}
+        born = [t for t in times if timeline.candidate(t) and timeline.offset(t) >= timeline.candidate_length / 2]
+        bounds = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+        for bound in (*bounds, math.inf):
+            add("worker_step_execution_duration_seconds_bucket", "worker", {**labels, "le": _le(bound)},
+                [(t, 1.0 if math.isinf(bound) else 0.0) for t in born])
+        add("worker_step_execution_duration_seconds_sum", "worker", labels, [(t, 75.0) for t in born])
+        add("worker_step_execution_duration_seconds_count", "worker", labels, [(t, 1.0) for t in born])
 
     def rate(component: str, per_step: float, *, error: bool = False) -> Callable[[float], float]:
         def at(t: float) -> float:

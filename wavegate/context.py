@@ -106,5 +106,20 @@ class Probe:
         return [r.evidence() for r in self.results]
 
 
+_INCREASE = re.compile(r"increase\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^{}]*\})?)\s*\[\$W\]\s*\)")
+
+
 def expand(template: str, seconds: float) -> str:
-    return template.replace("$W", format_duration(seconds))
+    """The template with $W set to the window's range and every `increase(sel[$W])` made window-complete.
+
+    increase() only sees changes after a series' first sample, and client libraries create a labelled series
+    when it is first used: a step that hangs with a new label combination starts its series at 1 and
+    increase() reports 0. So a series that did not exist at the window's start (`unless sel offset W`)
+    counts with its whole value — a counter is born at 0 — and the others with increase() as usual.
+    """
+    def complete(match: re.Match[str]) -> str:
+        selector = match.group(1)
+        return (f"((increase({selector}[$W]) and {selector} offset $W) or "
+                f"(last_over_time({selector}[$W]) unless {selector} offset $W))")
+
+    return _INCREASE.sub(complete, template).replace("$W", format_duration(seconds))
