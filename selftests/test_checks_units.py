@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
 from types import SimpleNamespace
 
 import pytest
 from test_loading_criteria import SHIPPED
 
-from wavegate.checks import _detailed, _le_regex
+from wavegate.checks import _detailed, _le_regex, _saturated
 from wavegate.criteria import load_criteria
 
 
@@ -31,3 +32,11 @@ def test_a_bucket_bound_matches_both_client_spellings_and_nothing_else(
     pattern = re.compile(_le_regex(bound).replace("\\\\", "\\"))
     assert all(pattern.fullmatch(text) for text in matches)
     assert not any(pattern.fullmatch(text) for text in misses)
+
+
+def test_a_quantile_in_the_inf_bucket_is_recognised_as_beyond_the_largest_bound() -> None:
+    # histogram_quantile would report 5 s for all of these; only the counts say p99 may be 60 s.
+    counts = {1.0: 900.0, 5.0: 985.0, math.inf: 1000.0}
+    assert _saturated(counts, 0.99) == 5.0  # 990 of 1000 needed, only 985 at or below 5 s
+    assert _saturated(counts, 0.95) is None
+    assert _saturated({math.inf: 10.0}, 0.5) is None  # no finite bucket: nothing to compare

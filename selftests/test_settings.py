@@ -133,3 +133,17 @@ def test_a_missing_state_file_says_to_run_the_profile_first(tmp_path: Path) -> N
 def test_credentials_in_a_url_never_reach_the_report() -> None:
     assert redact_url("https://gate:s3cret@prom.example.com:9090/api") == "https://***@prom.example.com:9090/api"
     assert redact_url("http://127.0.0.1:9090") == "http://127.0.0.1:9090"
+    assert redact_url("http://w:9092/metrics?token=abc&x=1") == "http://w:9092/metrics?token=***&x=***"
+
+
+def test_overlapping_or_swapped_windows_are_refused(tmp_path: Path) -> None:
+    # Comparing the candidate with itself would pass every comparison.
+    text = ISSUE_SHAPE.split("windows:")[0] + "windows:\n  baseline: {last: 7d}\n  candidate: {last: 7d}\n"
+    with pytest.raises(ConfigError, match="must end before the candidate starts"):
+        load_environment(write(tmp_path, text), now=NOW)
+
+
+def test_a_window_that_has_not_ended_is_refused(tmp_path: Path) -> None:
+    text = ISSUE_SHAPE.replace("end: 2026-11-24T00:00:00Z", "end: 2026-11-28T00:00:00Z")
+    with pytest.raises(ConfigError, match="windows.candidate: .* ends in the future"):
+        load_environment(write(tmp_path, text), now=NOW)

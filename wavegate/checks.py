@@ -23,7 +23,7 @@ from wavegate.endpoints import Scrape
 from wavegate.errors import EvaluationError, ScrapeFailed
 from wavegate.exposition import lint
 from wavegate.prometheus import Series
-from wavegate.settings import format_duration
+from wavegate.settings import format_duration, redact_url
 from wavegate.verdicts import Observation, render
 
 EPSILON = 1e-9
@@ -113,6 +113,10 @@ def memory_bound(criterion: c.MemoryBound, ctx: GateContext) -> Observation:
             failures.append(f"job={job} ({component}): no {criterion.metric} samples in the window (no data)")
             obs.no_data = True
             continue
+        if not all(_finite(v) for v in (peak[job], first[job], last[job])):
+            failures.append(f"job={job} ({component}): {criterion.metric} is not a finite number (no data)")
+            obs.no_data = True
+            continue
         if peak[job] > criterion.ceiling_bytes:
             failures.append(
                 f"job={job}: peak {render(peak[job], 'bytes')} is above the ceiling "
@@ -137,15 +141,9 @@ def memory_bound(criterion: c.MemoryBound, ctx: GateContext) -> Observation:
 # -- timeouts -------------------------------------------------------------------------------------------
 def histogram_tail(criterion: c.HistogramTail, ctx: GateContext) -> Observation:
     probe, window = ctx.probe(), ctx.environment.candidate
-    buckets = probe.over(f"sum by (le) (increase({criterion.histogram}_bucket[$W]))", window)
+    by_le = _bucket_counts(probe, criterion.histogram, window)
     obs = Observation(passed=True, summary="", unit="observations", window=window)
     obs.samples = _samples(probe, f"{criterion.histogram}_count", window.seconds, window.end)
-    by_le = {}
-    for series in buckets.series:
-        try:
-            by_le[float(series.labels.get("le", "nan"))] = series.value
-        except ValueError:
-            continue
     total = by_le.get(math.inf)
     if total is None:
         return probe.finish(_no_data(obs, f"{criterion.histogram}_bucket has no series in the candidate window"))
@@ -156,6 +154,8 @@ def histogram_tail(criterion: c.HistogramTail, ctx: GateContext) -> Observation:
     if not total > 0:
         return probe.finish(_no_data(obs, f"{criterion.histogram} recorded no observations in the window"))
     above = total - by_le[criterion.le]
+    if not _finite(above):
+        return probe.finish(_no_data(obs, f"{criterion.histogram} bucket counts are not finite ({above})"))
     obs.observed = above
     obs.threshold = f"<= {criterion.max_above:g} above {criterion.le:g} s"
     obs.details.append(f"{total:.6g} observations in the window, {above:.6g} above {criterion.le:g} s")
@@ -170,6 +170,29 @@ def histogram_tail(criterion: c.HistogramTail, ctx: GateContext) -> Observation:
         if worst.series:
             obs.worst = f"{worst.series[0].describe()}: {worst.series[0].value:.6g} above {criterion.le:g} s"
     return probe.finish(_verdict(obs, failures, f"no observation above {criterion.le:g} s"))
+
+
+def _bucket_counts(probe: Probe, histogram: str, window: Any) -> dict[float, float]:
+    """Observations per bucket bound (cumulative, as exposed) over the window; "30" and "30.0" add up."""
+    result = probe.over(f"sum by (le) (increase({histogram}_bucket[$W]))", window)
+    counts: dict[float, float] = {}
+    for series in result.series:
+        try:
+            bound = float(series.labels.get("le", "nan"))
+        except ValueError:
+            continue
+        counts[bound] = counts.get(bound, 0.0) + series.value
+    return counts
+
+
+def _saturated(counts: dict[float, float], q: float) -> float | None:
+    """The largest finite bound when quantile q lies above it (histogram_quantile would report that bound)."""
+    finite = [b for b in counts if math.isfinite(b)]
+    total = counts.get(math.inf)
+    if not finite or not _finite(total):
+        return None
+    top = max(finite)
+    return top if q * total > counts[top] + EPSILON else None
 
 
 def series_tracked(criterion: c.SeriesTracked, ctx: GateContext) -> Observation:
@@ -301,6 +324,12 @@ def backoff_growth(criterion: c.BackoffGrowth, ctx: GateContext) -> Observation:
         return probe.finish(_no_data(
             obs, f"{len(points)} attempt(s) with backoff data, {criterion.min_attempts} needed to judge growth"))
     failures = []
+    numbers = [attempt for attempt, _, _ in points]
+    gaps = [f"{label}={n:g}" for n in range(int(numbers[0]), int(numbers[-1])) if n not in numbers]
+    if gaps:
+        # Comparing attempt 3 with attempt 1 would ask x1.5 of two steps: a missing attempt is no data.
+        failures.append(f"no backoff data for {', '.join(gaps)} between the attempts that have it")
+        obs.no_data = True
     for (_, previous_name, previous), (_, name, current) in zip(points, points[1:], strict=False):
         if previous >= criterion.cap_seconds - EPSILON:
             obs.notes.append(f"growth not required after {label}={previous_name}: backoff reached the cap")
@@ -319,7 +348,8 @@ def backoff_growth(criterion: c.BackoffGrowth, ctx: GateContext) -> Observation:
 def uptime(criterion: c.Uptime, ctx: GateContext) -> Observation:
     probe, window = ctx.probe(), ctx.environment.candidate
     selector = f"up{{{ctx.jobs_matcher()}}}"
-    average = probe.over(f"avg by (job) (avg_over_time({selector}[$W]))", window).by("job")
+    # Per job, its worst instance: one instance down for a day is not hidden by a healthy twin.
+    average = probe.over(f"min by (job) (avg_over_time({selector}[$W]))", window).by("job")
     counts = probe.over(f"min by (job) (count_over_time({selector}[$W]))", window).by("job")
     interval = ctx.environment.prometheus.scrape_interval
     expected = window.seconds / interval
@@ -334,7 +364,7 @@ def uptime(criterion: c.Uptime, ctx: GateContext) -> Observation:
             failures.append(f"job={job} ({component}): no `up` samples in the window (no data)")
             obs.no_data = True
             continue
-        if not average[job] >= criterion.minimum:
+        if not _finite(average[job]) or not average[job] >= criterion.minimum:
             failures.append(f"job={job} ({component}): up {average[job] * 100:.3f} % of the window, "
                             f"below {criterion.minimum * 100:g} %")
         coverage = counts.get(job, 0) / expected if expected else 0
@@ -376,6 +406,9 @@ def graceful_degradation(criterion: c.GracefulDegradation, ctx: GateContext) -> 
     obs.threshold = "rejections > 0 for every pool that was critical, and 0 restarts"
     if not peaks:
         return probe.finish(_no_data(obs, f"{criterion.status_metric} has no series in the candidate window"))
+    unreadable = [pool for pool, value in peaks.items() if not _finite(value)]
+    if unreadable:
+        return probe.finish(_no_data(obs, f"{criterion.status_metric} is not a number for {', '.join(unreadable)}"))
     critical = [pool for pool, value in peaks.items() if value >= criterion.critical_value]
     if not critical:
         obs.vacuous = True
@@ -523,8 +556,7 @@ def scrape_success(criterion: c.ScrapeSuccess, ctx: GateContext) -> Observation:
     now = ctx.now
     jobs = [ctx.environment.prometheus.job if job == "prometheus" else ctx.component_jobs.get(job, job)
             for job in criterion.jobs]
-    matcher = "|".join(re.escape(job) for job in jobs)
-    minimum = probe.at(f"min by (job) (min_over_time(up{{job=~\"{matcher}\"}}[{lookback}]))", now).by("job")
+    minimum = probe.at(f"min by (job) (min_over_time(up{{{ctx.jobs_matcher(jobs)}}}[{lookback}]))", now).by("job")
     obs = Observation(passed=True, summary="", observed=minimum,
                       threshold=f"min up == 1 over the last {lookback} for {', '.join(jobs)}; 0 limit hits")
     obs.notes.append(f"evaluated at run time {now:%Y-%m-%dT%H:%M:%SZ} over the last {lookback}")
@@ -658,12 +690,27 @@ def latency_increase(criterion: c.LatencyIncrease, ctx: GateContext) -> Observat
     obs = Observation(passed=True, summary="", unit="seconds", window=ctx.environment.candidate)
     obs.notes.append(f"baseline window: {ctx.environment.baseline.describe()}")
     failures, baseline, candidate, changes = [], {}, {}, {}
+    env = ctx.environment
+    windows = (env.baseline, env.candidate)
     for histogram in criterion.histograms:
+        # histogram_quantile reports the largest finite bound for a quantile in the +Inf bucket: a p99 that
+        # went from 4 s to 60 s would read 5 s. The bucket counts tell when that happens.
+        counts = {w.name: _bucket_counts(probe, histogram, w) for w in windows}
         for q in criterion.quantiles:
             key = f"{histogram} p{q * 100:g}"
             before, after = _compare_windows(
                 probe, ctx, f"histogram_quantile({q}, sum by (le) (increase({histogram}_bucket[$W])))")
             baseline[key], candidate[key] = before, after
+            capped = {w: _saturated(counts[w.name], q) for w in windows}
+            if capped[env.candidate] is not None:
+                failures.append(f"{key}: the candidate quantile lies above the largest finite bucket "
+                                f"({capped[env.candidate]:g} s), so its value is unknown and may be far higher")
+                continue
+            if capped[env.baseline] is not None:
+                obs.no_data = True
+                failures.append(f"{key}: the baseline quantile lies above the largest finite bucket "
+                                f"({capped[env.baseline]:g} s); no increase can be computed")
+                continue
             if before is None or after is None:
                 obs.no_data = True
                 failures.append(f"{key}: no data ({'baseline' if before is None else 'candidate'} quantile is "
@@ -719,6 +766,7 @@ def endpoint_latency(criterion: c.EndpointLatency, ctx: GateContext) -> Observat
     medians: dict[str, float] = {}
     session = requests.Session()
     for component, settings in ctx.environment.components.items():
+        shown = redact_url(settings.metrics_url)
         timings = []
         for _ in range(criterion.requests):
             started = time.perf_counter()
@@ -726,17 +774,17 @@ def endpoint_latency(criterion: c.EndpointLatency, ctx: GateContext) -> Observat
                 response = session.get(settings.metrics_url, timeout=settings.timeout)
                 _ = response.content
             except requests.RequestException as exc:
-                unreachable.append(f"{component} metrics endpoint {settings.metrics_url} did not answer "
+                unreachable.append(f"{component} metrics endpoint {shown} did not answer "
                                    f"({type(exc).__name__}); check components.{component}.metrics_url")
                 break
             timings.append(time.perf_counter() - started)
             if response.status_code != 200:
-                failures.append(f"{settings.metrics_url} answered HTTP {response.status_code}")
+                failures.append(f"{shown} answered HTTP {response.status_code}")
                 break
         if len(timings) == criterion.requests:
             medians[component] = statistics.median(timings)
             if medians[component] >= criterion.maximum_seconds:
-                failures.append(f"{settings.metrics_url}: median {medians[component] * 1000:.1f} ms over "
+                failures.append(f"{shown}: median {medians[component] * 1000:.1f} ms over "
                                 f"{criterion.requests} requests, not under {criterion.maximum_seconds * 1000:g} ms")
     _raise_unreachable_unless_violated(unreachable, failures)
     failures += unreachable

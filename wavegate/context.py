@@ -34,9 +34,9 @@ class GateContext:
     def component_jobs(self) -> dict[str, str]:
         return {name: c.job for name, c in self.environment.components.items()}
 
-    def jobs_matcher(self) -> str:
-        """`job=~"router|gateway|worker"` for the environment's component jobs."""
-        return f'job=~"{"|".join(re.escape(job) for job in self.component_jobs.values())}"'
+    def jobs_matcher(self, jobs: list[str] | None = None) -> str:
+        """`job=~"router|gateway|worker"` for the environment's component jobs (or `jobs`)."""
+        return f'job=~"{promql_alternatives(jobs if jobs is not None else list(self.component_jobs.values()))}"'
 
     def ensure_prometheus(self) -> None:
         """Check once that Prometheus answers; afterwards re-raise the same failure at once."""
@@ -104,6 +104,12 @@ class Probe:
 
     def evidence(self) -> list[dict[str, Any]]:
         return [r.evidence() for r in self.results]
+
+
+def promql_alternatives(values: list[str]) -> str:
+    """`a|b|c` matching exactly these values, escaped for a regex inside a PromQL double-quoted string."""
+    # re.escape writes `\-` for `-`, which PromQL's string parser rejects: double every backslash.
+    return "|".join(re.escape(value) for value in values).replace("\\", "\\\\")
 
 
 _INCREASE = re.compile(r"increase\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^{}]*\})?)\s*\[\$W\]\s*\)")

@@ -53,6 +53,11 @@ class GateState:
 
 
 STATE = pytest.StashKey[GateState]()
+
+
+def _not_judged(state: GateState) -> list[str]:
+    """Criteria selected by --area (all by default) that this run did not judge (-k, --deselect, a path…)."""
+    return [c.id for c in state.criteria if (not state.areas or c.area in state.areas) and c.id not in state.records]
 OBSERVATION = pytest.StashKey[Observation]()
 CRITERION = pytest.StashKey[Any]()
 
@@ -121,9 +126,9 @@ def _load_state(config: pytest.Config) -> GateState:
     criteria_path = Path(criteria_option) if criteria_option else default_criteria_path(Path(config.rootpath))
     criteria = load_criteria(criteria_path)
     areas: tuple[str, ...] = ()
-    if config.getoption("area"):
+    if config.getoption("area") is not None:
         areas = tuple(a.strip() for a in config.getoption("area").split(",") if a.strip())
-        unknown = [a for a in areas if a not in AREAS]
+        unknown = [a for a in areas if a not in AREAS] or ([] if areas else ["(none given)"])
         if unknown:
             raise ConfigError(f"--area: unknown area(s) {', '.join(unknown)}; areas are {', '.join(AREAS)}")
     client = PrometheusClient(environment.prometheus, source=str(env_path))
@@ -355,7 +360,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         first = record["message"].splitlines()[0] if record["message"] else ""
         text = record.get("summary") or first
         write(f"{record['verdict'].upper():7} {record['id']:38} {text}")
-    status, code = gate_status(list(state.records.values()))
+    missing = _not_judged(state)
+    status, code = gate_status(list(state.records.values()), missing)
+    if missing:
+        write(f"NOT JUDGED {len(missing)} selected criteria: {', '.join(missing)}")
     write(f"gate: {status.upper()} (exit {code}); results: {state.output / 'gate-results.json'}")
 
 
@@ -365,7 +373,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state is None or not state.records:
         return
     records = list(state.records.values())
-    status, code = gate_status(records)
+    missing = _not_judged(state)
+    status, code = gate_status(records, missing)
     env = state.environment
     payload = {
         "schema": SCHEMA,
@@ -380,9 +389,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "started_at": format_time(state.started),
         "finished_at": format_time(datetime.now(UTC)),
         "summary": {v: sum(1 for r in records if r["verdict"] == v) for v in ("passed", "failed", "error")},
+        "areas": list(state.areas) or None,
+        "not_judged": missing,
         "outputs": {"html": "gate.html", "junit": "junit.xml", "allure": "allure-results"},
         "criteria": records,
     }
     write_json_atomic(state.output / "gate-results.json", payload)
-    if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+    # Only when pytest's failures are all criteria: a broken test module or fixture keeps pytest's exit code.
+    others = session.testsfailed - sum(1 for r in records if r["verdict"] != "passed")
+    if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and others <= 0:
         session.exitstatus = code

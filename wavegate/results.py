@@ -15,8 +15,9 @@ SCHEMA = 1
 EXIT_PASSED, EXIT_VIOLATED, EXIT_USAGE, EXIT_NO_TESTS, EXIT_NOT_EVALUATED = 0, 1, 4, 5, 6
 
 
-def gate_status(records: list[dict[str, Any]]) -> tuple[str, int]:
-    """Overall status and exit code: a violation beats an evaluation error; nothing judged is not a pass."""
+def gate_status(records: list[dict[str, Any]], not_judged: list[str] | None = None) -> tuple[str, int]:
+    """Overall status and exit code: a violation beats an evaluation error, which beats a partial run;
+    nothing judged, or only some of the selected criteria, is not a pass."""
     verdicts = [r["verdict"] for r in records]
     if not verdicts:
         return "error", EXIT_NO_TESTS
@@ -24,6 +25,8 @@ def gate_status(records: list[dict[str, Any]]) -> tuple[str, int]:
         return "failed", EXIT_VIOLATED
     if "error" in verdicts:
         return "error", EXIT_NOT_EVALUATED
+    if not_judged:
+        return "incomplete", EXIT_NO_TESTS
     return "passed", EXIT_PASSED
 
 

@@ -250,14 +250,15 @@ class Environment:
 
 
 def redact_url(url: str) -> str:
-    """The URL with any user:password part replaced, safe for reports and logs."""
+    """The URL with any user:password part and every query value replaced by ***, safe for reports and logs."""
     parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+    netloc = parts.netloc
+    if parts.username is not None or parts.password is not None:
+        host = parts.hostname or ""
+        netloc = f"***@{host}:{parts.port}" if parts.port else f"***@{host}"
+    query = "&".join(f"{pair.split('=', 1)[0]}=***" if "=" in pair else pair
+                     for pair in parts.query.split("&")) if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def describe_validation_error(source: str, error: ValidationError) -> str:
@@ -325,15 +326,35 @@ def load_environment(
             f"{path}: windows: no baseline/candidate window; add `windows:` to the file or pass "
             "--baseline and --candidate"
         )
+    resolved_baseline = chosen_baseline.resolve("baseline", now)
+    resolved_candidate = chosen_candidate.resolve("candidate", now)
+    _check_windows(path, resolved_baseline, resolved_candidate, now)
     return Environment(
         name=name or path.stem,
         path=path,
         model=model,
-        baseline=chosen_baseline.resolve("baseline", now),
-        candidate=chosen_candidate.resolve("candidate", now),
+        baseline=resolved_baseline,
+        candidate=resolved_candidate,
         # Recorded phases describe the recorded windows only; an overridden window drops them.
         phases=phases if baseline is None and candidate is None else None,
     )
+
+
+def _check_windows(path: Path, baseline: Window, candidate: Window, now: datetime) -> None:
+    # Overlapping or swapped windows would compare the candidate with itself and pass every comparison;
+    # a window that has not ended yet would judge data that is still coming in.
+    if baseline.end > candidate.start:
+        raise ConfigError(
+            f"{path}: windows: the baseline ({baseline.describe()}) must end before the candidate starts "
+            f"({candidate.describe()}); for relative windows give the baseline an offset, e.g. "
+            "baseline: {last: 7d, offset: 7d}"
+        )
+    for window in (baseline, candidate):
+        if window.end > now + timedelta(seconds=1):
+            raise ConfigError(
+                f"{path}: windows.{window.name}: {window.describe()} ends in the future (now is "
+                f"{format_time(now)}); judge a window only once it is over"
+            )
 
 
 def _windows_from_state(env_path: Path, state: Path) -> tuple[Windows, dict[str, Any] | None]:
