@@ -147,9 +147,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE] = state
     # Default outputs, set before pytest-html, allure and junitxml read their options.
     option = config.option
-    if getattr(option, "htmlpath", None) is None and hasattr(option, "htmlpath"):
-        option.htmlpath = str(state.output / "gate.html")
-        option.self_contained_html = True
+    if hasattr(option, "htmlpath"):
+        if option.htmlpath is None:
+            option.htmlpath = str(state.output / "gate.html")
+        option.self_contained_html = True  # reviewers open one file, wherever it was written
     if hasattr(option, "allure_report_dir") and not option.allure_report_dir:
         option.allure_report_dir = str(state.output / "allure-results")
         option.clean_alluredir = True
