@@ -288,6 +288,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             record["message"] = f"[{criterion.id}] could not be evaluated: {error}"
             # pytest counts an exception in the test body as a failure; the gate calls it an error.
         state.records[criterion.id] = record
+        report.wavegate_verdict = record["verdict"]
         if excinfo is not None and isinstance(excinfo.value, GateError | CriterionViolated):
             # The message says everything a reader needs; the gate's own traceback would only hide it.
             report.longrepr = record["message"]
@@ -349,6 +350,13 @@ def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -
     info = dict(report.user_properties)
     cells.insert(1, f"<td>{escape(str(info.get('criterion', '')))}</td>")
     cells.insert(2, f"<td>{escape(str(info.get('summary', '')))}</td>")
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    # A check that could not evaluate in the test body is an ERROR, as it is in setup: not a failed criterion.
+    if report.when == "call" and getattr(report, "wavegate_verdict", None) == "error":
+        return "error", "E", "ERROR"
+    return None
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
