@@ -22,7 +22,6 @@ from wavegate.context import GateContext, Probe
 from wavegate.endpoints import Scrape
 from wavegate.errors import EvaluationError, ScrapeFailed
 from wavegate.exposition import lint
-from wavegate.prometheus import Series
 from wavegate.settings import format_duration, redact_url
 from wavegate.verdicts import Observation, render
 
@@ -53,10 +52,6 @@ def _no_data(observation: Observation, what: str) -> Observation:
     observation.no_data = True
     observation.summary = f"no data: {what}"
     return observation
-
-
-def _series_label(series: Series, *labels: str) -> str:
-    return ", ".join(f"{label}={series.labels.get(label, '?')}" for label in labels)
 
 
 def _le_regex(bound: float) -> str:
