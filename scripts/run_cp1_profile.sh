@@ -45,9 +45,12 @@ set +e
 "$PYTHON" -u -m fixtures.stack.profile run --state-dir "$STATE" --log-dir "$LOGS" "$@" 2>&1 | tee "$LOGS/run_cp1_profile.log"
 status=${PIPESTATUS[0]}
 set -e
+# The outcome goes into the log too: the deployment report shows it as the script's completion status.
 case "$status" in
-  0) echo "run_cp1_profile: all steps passed (log: $LOGS/run_cp1_profile.log)" ;;
-  2) echo "run_cp1_profile: a service is not running (log: $LOGS/run_cp1_profile.log)" >&2 ;;
-  *) status=1; echo "run_cp1_profile: a step failed (log: $LOGS/run_cp1_profile.log)" >&2 ;;
+  0) echo "run_cp1_profile: all steps passed (log: $LOGS/run_cp1_profile.log)" | tee -a "$LOGS/run_cp1_profile.log" ;;
+  2) echo "run_cp1_profile: a service is not running (log: $LOGS/run_cp1_profile.log)" \
+       | tee -a "$LOGS/run_cp1_profile.log" >&2 ;;
+  *) status=1; echo "run_cp1_profile: a step failed (log: $LOGS/run_cp1_profile.log)" \
+       | tee -a "$LOGS/run_cp1_profile.log" >&2 ;;
 esac
 exit "$status"

@@ -103,15 +103,17 @@ def scrub(text: str, secrets: list[str]) -> str:
 
 
 def _unjudged(inputs: Inputs) -> list[str]:
-    """Criteria of the criteria file the gate did not judge (a run with --area or -k)."""
+    """Criteria of the criteria file the gate did not judge (a run with --area or -k).
+
+    Fails closed: when the criteria file cannot be read, that itself is reported as not judged."""
     path = inputs.results.get("criteria_file")
     if not isinstance(path, str) or not Path(path).is_file():
-        return []
+        return [f"(criteria file {path!s} not readable: cannot tell which criteria were not judged)"]
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         declared = [c["id"] for c in raw.get("criteria", []) if isinstance(c, dict) and "id" in c]
     except (OSError, yaml.YAMLError, AttributeError):
-        return []
+        return [f"(criteria file {path} not readable: cannot tell which criteria were not judged)"]
     judged = {r.get("id") for r in inputs.records}
     return [cid for cid in declared if cid not in judged]
 
@@ -138,11 +140,19 @@ def _copy_logs(built: Built, options: ReportOptions, root: Path, staging: Path, 
             built.put(f"log:{name}", f"no log at {source}: run {script} (it writes its log there) or pass "
                                      f"--{name.replace('_', '-')}-log PATH", staging)
             continue
+        script = "scripts/run_cp1_profile.sh" if name == "run_cp1_profile" else "scripts/validate_metrics.sh"
+        written = datetime.fromtimestamp(source.stat().st_mtime, UTC)
+        if written < built.inputs.candidate.end:
+            # A log from an earlier run says nothing about these windows: not this report's evidence.
+            built.put(f"log:{name}", f"{source} was written {written:%Y-%m-%dT%H:%M:%SZ}, before the candidate "
+                                     f"window ended: it belongs to an earlier run; re-run {script}", staging)
+            continue
         text = scrub(source.read_text(encoding="utf-8", errors="replace"), secrets)
         target.write_text(text, encoding="utf-8")
         lines = text.splitlines()
+        verdicts = [line for line in lines if line.startswith(f"{name}: ")]
         built.log_info[name] = {"source": str(source), "lines": len(lines), "bytes": len(text.encode()),
-                                "last": lines[-8:]}
+                                "last": lines[-8:], "outcome": verdicts[-1] if verdicts else "no outcome line"}
         built.put(f"log:{name}", target, staging)
 
 

@@ -86,9 +86,9 @@ def choose_environment(results: dict[str, Any], env_name: str | None, env_file: 
     if env_name is not None:
         return Path("environments") / f"{env_name}.yaml"
     recorded = results.get("environment_file")
-    if isinstance(recorded, str) and Path(recorded).is_file():
-        return Path(recorded)
-    return Path("environments") / "local.yaml"
+    if isinstance(recorded, str) and recorded:
+        return Path(recorded)  # missing: load_environment_model says so; never guess another environment
+    raise ReportInputError("gate-results.json records no environment_file; pass --env NAME or --env-file PATH")
 
 
 def load_environment_model(path: Path) -> EnvironmentModel:
@@ -113,6 +113,14 @@ def load_inputs(results_path: Path, env_name: str | None = None, env_file: Path 
     results = load_gate_results(results_path)
     environment_path = choose_environment(results, env_name, env_file)
     model = load_environment_model(environment_path)
+    recorded_url = results.get("prometheus_url")
+    # An explicit --env-file is the caller's word (e.g. Prometheus moved since the run); otherwise the
+    # numbers must come from the Prometheus the gate judged.
+    if env_file is None and isinstance(recorded_url, str) and redact_url(model.prometheus.url) != recorded_url:
+        raise ReportInputError(
+            f"{environment_path} names Prometheus {redact_url(model.prometheus.url)}, but the gate judged "
+            f"{recorded_url} (gate-results.json); pass the environment file the gate ran with"
+        )
     windows = results["windows"]
     return Inputs(
         results_path=results_path,

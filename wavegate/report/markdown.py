@@ -452,6 +452,7 @@ def _observability(doc: Doc, built: Built) -> None:
     doc.table(["Item", "Result"], [
         ["run_cp1_profile.sh log", _artifact_link(built, "log:run_cp1_profile", "run_cp1_profile.log") +
          (f" ({info['lines']} lines)" if info else "")],
+        ["Script completion status", info.get("outcome", "n/a")],
         ["Last line of the log", last or "n/a"],
         ["Components started (targets up now)", ", ".join(f"{j}: {', '.join(s)}" for j, s in sorted(health.items()))
          or built.targets_error or "no targets"],
@@ -468,8 +469,10 @@ def _observability(doc: Doc, built: Built) -> None:
     else:
         doc.add(f"Gate: {_verdict(built, 'coverage.required_metrics')} — "
                 f"{_gate_observed(built, 'coverage.required_metrics')}", "")
+    outcome = built.log_info.get("validate_metrics", {}).get("outcome")
     doc.add(f"validate_metrics.sh: {_artifact_link(built, 'log:validate_metrics', 'validate_metrics.log')}"
-            f" (full text in [Appendix B]({_link(layout.APPENDIX_B)})).", "")
+            + (f" — `{outcome}`" if outcome else "")
+            + f" (full text in [Appendix B]({_link(layout.APPENDIX_B)})).", "")
     doc.add("### Metrics Coverage and Quality", "")
     doc.table(["Check", "Gate verdict", "Observed"], [
         [cid, _verdict(built, cid), _gate_observed(built, cid, 200)] for cid in (

@@ -22,7 +22,7 @@ from wavegate.settings import PrometheusSettings, Window, format_duration, redac
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 WINDOW_SIZE = "1400,1000"
 TIMEOUT = 90.0
-MIN_PNG_BYTES = 4000  # a blank page is ~2-8 KB; a rendered UI page is far more (checked again by size below)
+MIN_PNG_BYTES = 20000  # a blank or error page is ~2-8 KB; the rendered targets and graph pages are 50 KB and more
 
 
 def find_chromium() -> str | None:

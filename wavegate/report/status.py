@@ -90,7 +90,8 @@ def compute_status(records: Sequence[dict[str, Any]], checklist: Sequence[Ticked
                    unjudged: Sequence[str] = ()) -> Status:
     """FAILED when a criterion failed or errored (or none was judged); PARTIAL when all passed but a required
     artifact is missing or a criterion of the criteria file was not judged; SUCCESSFUL otherwise."""
-    failing = tuple(r["id"] for r in records if r.get("verdict") in ("failed", "error"))
+    # Anything but "passed" counts against the wave: an unknown verdict is not a pass.
+    failing = tuple(r["id"] for r in records if r.get("verdict") != "passed")
     if not records:
         return Status(FAILED, ("the gate judged no criterion",))
     if failing:
