@@ -974,7 +974,11 @@ def uptime_world(now: float, targets: Mapping[str, str], scenarios: Sequence[Upt
     end = now - 300
     ordered = list(scenarios)
     starts = [end - (len(ordered) - i) * UPTIME_LENGTH for i in range(len(ordered))]
-    points: dict[str, list[tuple[float, float]]] = {job: [] for job in JOBS}
+    # An hour of healthy scrapes before the first week: its first moments are observed, as in production.
+    points: dict[str, list[tuple[float, float]]] = {
+        job: [(starts[0] - 3600 + UPTIME_STEP / 2 + i * UPTIME_STEP, 1.0) for i in range(int(3600 / UPTIME_STEP))]
+        for job in JOBS
+    }
     for scenario, start in zip(ordered, starts, strict=True):
         windows[scenario.name] = (start, start + UPTIME_LENGTH)
         total = int(UPTIME_LENGTH / UPTIME_STEP)

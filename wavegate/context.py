@@ -14,7 +14,7 @@ from typing import Any
 from wavegate.criteria import Contract
 from wavegate.endpoints import Scrape, fetch
 from wavegate.errors import EvaluationError, ScrapeFailed
-from wavegate.prometheus import PrometheusClient, QueryResult
+from wavegate.prometheus import PrometheusClient, QueryResult, RangeSeries, Series
 from wavegate.settings import Environment, Window, format_duration
 from wavegate.verdicts import Observation
 
@@ -80,6 +80,7 @@ class Probe:
     def __init__(self, context: GateContext) -> None:
         self.context = context
         self.results: list[QueryResult] = []
+        self.raw_samples = 0
 
     def at(self, promql: str, moment: datetime) -> QueryResult:
         result = self.context.prometheus.query(promql, moment)
@@ -89,6 +90,19 @@ class Probe:
     def over(self, template: str, window: Window, *, until: datetime | None = None) -> QueryResult:
         """Run `template` with $W replaced by the window's range, at the window's end (or `until`)."""
         return self.at(expand(template, window.seconds), until or window.end)
+
+    def samples(self, selector: str, window: Window, *, before: float = 0.0) -> list[RangeSeries]:
+        """The raw samples of `selector` in the window, plus `before` seconds ahead of its start; kept as
+        evidence by their query and counts (not every sample)."""
+        seconds = window.seconds + before
+        series, warnings = self.context.prometheus.samples(selector, seconds, window.end)
+        count = sum(len(s.points) for s in series)
+        # Evidence: one row per series with its number of samples (a week of raw samples is too much to keep).
+        self.results.append(QueryResult(
+            f"{selector}[{format_duration(seconds)}]", window.end,
+            tuple(Series(dict(s.labels), float(len(s.points))) for s in series), warnings, raw=None))
+        self.raw_samples += count
+        return series
 
     def finish(self, observation: Observation) -> Observation:
         """Attach the queries and apply the warnings policy: a warning fails unless the environment allows it."""
@@ -115,17 +129,30 @@ def promql_alternatives(values: list[str]) -> str:
 _INCREASE = re.compile(r"increase\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^{}]*\})?)\s*\[\$W\]\s*\)")
 
 
-def expand(template: str, seconds: float) -> str:
-    """The template with $W set to the window's range and every `increase(sel[$W])` made window-complete.
+def window_increase(selector: str, window: str) -> str:
+    """PromQL for each series' increase over the window that ends at the evaluation time.
 
-    increase() only sees changes after a series' first sample, and client libraries create a labelled series
-    when it is first used: a step that hangs with a new label combination starts its series at 1 and
-    increase() reports 0. So a series that did not exist at the window's start (`unless sel offset W`)
-    counts with its whole value — a counter is born at 0 — and the others with increase() as usual.
+    The value a counter had at the window's start is its last sample at or before the start, looked for
+    over one whole window length with a range selector: it ignores staleness markers, so a failed scrape
+    or a gap just before the window does not make a series look new. Then, per series:
+    - no reset in the window (and none between that last sample and the first inside): last - start
+      value, exact;
+    - born inside the window (no sample in the window before it), or reset only across the window's
+      start: its last value, exact, because a counter starts at 0;
+    - a reset inside the window: Prometheus' increase(), which adds the value before each reset and
+      extrapolates to the window's edges (an estimate within about one scrape interval's increase).
+    Staleness markers never count as samples; gaps inside the window are spanned.
     """
-    def complete(match: re.Match[str]) -> str:
-        selector = match.group(1)
-        return (f"((increase({selector}[$W]) and {selector} offset $W) or "
-                f"(last_over_time({selector}[$W]) unless {selector} offset $W))")
+    last = f"last_over_time({selector}[{window}])"
+    before = f"last_over_time({selector}[{window}] offset {window})"
+    steady = f"resets({selector}[{window}]) == 0"
+    return (f"((({last} - {before}) and ({steady}) and (min_over_time({selector}[{window}]) >= {before}))"
+            f" or ({last} and ({steady})) or increase({selector}[{window}]))")
 
-    return _INCREASE.sub(complete, template).replace("$W", format_duration(seconds))
+
+def expand(template: str, seconds: float) -> str:
+    """The template with every `increase(sel[$W])` made a window increase (see window_increase) and $W set
+    to the window's range."""
+    window = format_duration(seconds)
+    expanded = _INCREASE.sub(lambda match: window_increase(match.group(1), window), template)
+    return expanded.replace("$W", window)

@@ -84,7 +84,8 @@ class QueueBound(_Criterion):
     metric: str = Field(description="The queue depth gauge.")
     group_label: str = Field(description="The label that names a pool.")
     limits: dict[str, float] = Field(description="max_queue_size per pool.")
-    default_limit: float = Field(description="max_queue_size of a pool not listed in limits.")
+    default_limit: float | None = Field(
+        None, description="max_queue_size of a pool not listed in limits; without it such a pool fails.")
 
 
 class MemoryBound(_Criterion):

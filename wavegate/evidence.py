@@ -74,6 +74,7 @@ def observation_fields(observation: Observation) -> dict[str, Any]:
         "notes": observation.notes,
         "warnings": observation.warnings,
         "summary": observation.summary,
+        "measurements": [m.as_dict() for m in observation.measurements],
     })
     return fields
 

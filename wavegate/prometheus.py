@@ -19,7 +19,7 @@ from typing import Any
 import requests
 
 from wavegate.errors import ConfigError, PrometheusUnavailable, QueryFailed
-from wavegate.settings import PrometheusSettings, format_time, redact_url
+from wavegate.settings import PrometheusSettings, format_duration, format_time, redact_url
 
 _RETRY_STATUS = {502, 503, 504}
 
@@ -210,6 +210,13 @@ class PrometheusClient:
         warnings = tuple(str(w) for w in body.get("warnings") or ())
         return QueryResult(promql, at, tuple(series), warnings, raw=body)
 
+    def samples(self, selector: str, range_seconds: float, at: datetime) -> tuple[list[RangeSeries], tuple[str, ...]]:
+        """The raw samples of `selector` in [at - range, at] (a range-vector instant query: the real sample
+        timestamps, staleness markers left out, ordinary NaN kept), and Prometheus' warnings."""
+        promql = f"{selector}[{format_duration(range_seconds)}]"
+        body = self._get("/api/v1/query", {"query": promql, "time": f"{at.timestamp():.3f}"})
+        return self._matrix(body, promql), tuple(str(w) for w in body.get("warnings") or ())
+
     def query_range(self, promql: str, start: datetime, end: datetime, step: float) -> list[RangeSeries]:
         """Evaluate `promql` every `step` seconds from `start` to `end`; NaN and ±Inf samples are kept."""
         body = self._get(
@@ -221,9 +228,12 @@ class PrometheusClient:
                 "step": f"{step:g}",
             },
         )
+        return self._matrix(body, promql)
+
+    def _matrix(self, body: Any, promql: str) -> list[RangeSeries]:
         data = body.get("data")
         if not isinstance(data, dict) or data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
-            raise QueryFailed(f"Prometheus answered the range query `{promql}` without a matrix")
+            raise QueryFailed(f"Prometheus answered `{promql}` without a matrix")
         out: list[RangeSeries] = []
         for item in data["result"]:
             labels = item.get("metric") if isinstance(item, dict) else None

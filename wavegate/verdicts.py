@@ -22,6 +22,28 @@ class HasIdentity(Protocol):
 
 
 @dataclass
+class Measurement:
+    """One sub-series' number (a component, quantile, pool, job or instance) with its unit and own verdict."""
+
+    key: dict[str, str]
+    value: float | None
+    unit: str = ""
+    threshold: float | None = None
+    passed: bool | None = None
+    baseline: float | None = None
+    candidate: float | None = None
+    cause: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        def number(value: float | None) -> float | str | None:
+            return value if value is None or math.isfinite(value) else str(value)
+
+        return {"key": self.key, "value": number(self.value), "unit": self.unit, "threshold": number(self.threshold),
+                "passed": self.passed, "baseline": number(self.baseline), "candidate": number(self.candidate),
+                "cause": self.cause}
+
+
+@dataclass
 class Observation:
     """Everything a check found out about one criterion, ready to be judged and shown as evidence."""
 
@@ -41,6 +63,14 @@ class Observation:
     notes: list[str] = field(default_factory=list)
     no_data: bool = False
     vacuous: bool = False
+    measurements: list[Measurement] = field(default_factory=list)
+
+    def measure(self, key: dict[str, str], value: float | None, **fields: Any) -> Measurement:
+        """Record one sub-series' value (with unit, threshold, baseline / candidate and its own verdict)."""
+        fields.setdefault("unit", self.unit)
+        measurement = Measurement(key=key, value=value, **fields)
+        self.measurements.append(measurement)
+        return measurement
 
     def fail(self, reason: str) -> None:
         """Mark the observation failed for `reason` (kept first in the details, and the summary if it passed)."""

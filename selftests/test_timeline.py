@@ -1,0 +1,104 @@
+"""wavegate.timeline's rules on raw samples, as plain maths: down and unobserved time, measured intervals,
+restarts and replacements, memory growth over an instance's own life."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from wavegate import timeline
+
+HOUR = 3600.0
+
+
+def every(interval: float, start: float, end: float, value: float = 1.0) -> list[tuple[float, float]]:
+    count = int((end - start) // interval) + 1
+    return [(start + i * interval, value) for i in range(count)]
+
+
+def test_a_job_scraped_every_30_seconds_is_not_down_between_scrapes() -> None:
+    seen = timeline.availability({"a": every(30, -60, HOUR)}, 0, HOUR, expected_interval=15)
+    assert seen.interval == 30
+    assert seen.uptime == 1.0
+
+
+def test_an_unobserved_stretch_is_down_time() -> None:
+    points = [p for p in every(15, -60, HOUR) if not 600 <= p[0] < 600 + 0.09 * HOUR]
+    seen = timeline.availability({"a": points}, 0, HOUR, expected_interval=15)
+    # Samples 600..915 are missing: the one at 585 covers two intervals (to 615), the next comes at 930.
+    assert seen.unobserved_seconds == pytest.approx(930 - 615)
+    assert seen.uptime < 0.95
+
+
+def test_one_missed_scrape_is_not_down_time() -> None:
+    points = [p for p in every(15, -60, HOUR) if p[0] != 900]
+    assert timeline.availability({"a": points}, 0, HOUR, 15).uptime == 1.0
+
+
+def test_an_instance_reporting_up_0_makes_the_job_down_while_its_twin_is_up() -> None:
+    twin = every(15, -60, HOUR)
+    failing = [(t, 0.0 if 900 <= t < 1800 else 1.0) for t, _ in every(15, -60, HOUR)]
+    seen = timeline.availability({"a": twin, "b": failing}, 0, HOUR, 15)
+    assert seen.down_seconds == pytest.approx(900)
+
+
+def test_a_rolling_replacement_without_a_gap_is_not_down_time() -> None:
+    old = every(15, -60, 1800)
+    new = every(15, 1805, HOUR)
+    assert timeline.availability({"old": old, "new": new}, 0, HOUR, 15).uptime == 1.0
+
+
+def test_a_nan_up_sample_is_not_up() -> None:
+    points = [(t, math.nan if t == 900 else 1.0) for t, _ in every(15, -60, HOUR)]
+    assert timeline.availability({"a": points}, 0, HOUR, 15).down_seconds == pytest.approx(15)
+
+
+def test_a_start_time_change_is_a_restart() -> None:
+    points = [(t, 100.0 if t < 1800 else 1800.0) for t, _ in every(15, -600, HOUR)]
+    found = timeline.restarts({"a": points}, 0, HOUR, 15)
+    assert [r.kind for r in found] == ["restart"]
+
+
+def test_a_start_time_change_right_across_the_window_start_counts() -> None:
+    points = [(-15.0, 100.0), (0.0 + 10, 5.0), (25.0, 5.0)]
+    assert [r.kind for r in timeline.restarts({"a": points}, 0, HOUR, 15)] == ["restart"]
+
+
+def test_a_pod_replaced_under_a_new_instance_label_is_a_replacement() -> None:
+    old = [(t, 100.0) for t, _ in every(15, -600, 1800)]
+    new = [(t, 1830.0) for t, _ in every(15, 1830, HOUR)]
+    found = timeline.restarts({"old": old, "new": new}, 0, HOUR, 15)
+    assert [r.kind for r in found] == ["replacement"]
+    assert "old" in found[0].detail
+    assert found[0].instance == "new"
+
+
+def test_scale_out_and_scale_in_are_not_restarts() -> None:
+    steady = [(t, 100.0) for t, _ in every(15, -600, HOUR)]
+    added = [(t, 1200.0) for t, _ in every(15, 1200, HOUR)]
+    removed = [(t, 50.0) for t, _ in every(15, -600, 2400)]
+    assert timeline.restarts({"a": steady, "b": added, "c": removed}, 0, HOUR, 15) == []
+
+
+def test_a_restart_in_the_baseline_is_not_in_the_candidate_window() -> None:
+    points = [(t, 100.0 if t < -1800 else 3000.0) for t, _ in every(15, -HOUR, HOUR)]
+    assert timeline.restarts({"a": points}, 0, HOUR, 15) == []
+
+
+def test_memory_growth_is_judged_over_the_instance_own_life() -> None:
+    # Born half-way through the window, from 160 to 220: the first quarter of its life averages 167.5, the
+    # last 212.5 (+26.9 %); the window's own first quarter has no sample of it at all.
+    leaking = [(t, 100.0 + t / 30) for t, _ in every(15, 1800, HOUR)]
+    seen = timeline.growth(leaking, HOUR)
+    assert seen is not None
+    assert seen.judged
+    assert seen.growth == pytest.approx(212.5 / 167.5 - 1)
+
+
+def test_a_short_lived_instance_is_reported_not_judged_on_growth() -> None:
+    seen = timeline.growth([(0.0, 100.0), (600.0, 300.0)], HOUR)
+    assert seen is not None
+    assert not seen.judged
+    assert math.isnan(seen.growth)
+    assert seen.peak == 300.0

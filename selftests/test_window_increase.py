@@ -1,0 +1,141 @@
+"""The window increase every counter criterion uses (wavegate.context.window_increase), on a real Prometheus
+holding counters with the shapes production data has: a gap or failed scrapes just before the window, a
+series born inside it, a restart inside it, a reset across its start, a child re-created after a gap.
+
+The truth is computed here from the very samples backfilled, by walking them (no PromQL).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from harness import History, PrometheusServer
+
+from wavegate.context import expand
+
+STEP = 15.0
+W = 3600.0
+PER_STEP = 10.0
+
+
+def _steady(start: float, end: float, value: float = 0.0, per_step: float = PER_STEP) -> list[tuple[float, float]]:
+    points, t = [], start
+    while t <= end:
+        points.append((t, value))
+        value += per_step
+        t += STEP
+    return points
+
+
+def _truth(points: list[tuple[float, float]], start: float, end: float) -> float:
+    """Increase from the value at `start` (last sample at or before it within W; 0 if none) to the value at
+    `end`, a drop counted as a restart from 0."""
+    before = [v for t, v in points if start - W <= t <= start]
+    value = before[-1] if before else 0.0
+    total = 0.0
+    for t, v in points:
+        if start < t <= end:
+            total += v - value if v >= value else v
+            value = v
+    return total
+
+
+class Shapes:
+    """Counter series, one per `shape` label, around the window [start, end]."""
+
+    def __init__(self, end: float) -> None:
+        self.end, self.start = end, end - W
+        s, e = self.start, self.end
+        early = s - 2 * 3600
+        self.points: dict[str, list[tuple[float, float]]] = {
+            "steady": _steady(early, e + 600),
+            # Failed scrapes for 10 minutes right before the window start, back 1 minute after it.
+            "gap_before_start": [p for p in _steady(early, e + 600, 5000) if not s - 600 < p[0] < s + 60],
+            # A gap of 20 minutes inside the window: spanned.
+            "gap_inside": [p for p in _steady(early, e + 600) if not s + 600 < p[0] < s + 1800],
+            # A new label combination, first scraped 20 minutes into the window at 1 (counters start at 0).
+            "born_inside": _steady(s + 1200, e + 600, 1.0),
+            # A restart 30 minutes into the window: the counter starts again from 0.
+            "restart_inside": _steady(early, s + 1800, 7000) + _steady(s + 1800 + STEP, e + 600, 0.0),
+            # The process restarted during failed scrapes across the window start.
+            "reset_across_start": _steady(early, s - 120, 9000) + _steady(s + 45, e + 600, 3.0),
+            # The application removed the child and re-created it 30 minutes later, from 0, no restart.
+            "recreated_after_gap": _steady(early, s + 600, 400) + _steady(s + 2400, e + 600, 0.0),
+            # Scraped once inside the window (born there): its one value is its increase.
+            "one_sample": [(s + 900, 4.0)],
+        }
+
+    def history(self) -> History:
+        history = History()
+        for shape, points in self.points.items():
+            history.add("shape_events_total", {"job": "shapes", "shape": shape}, points)
+        return history
+
+    def truth(self, shape: str) -> float:
+        return _truth(self.points[shape], self.start, self.end)
+
+
+@pytest.fixture(scope="module")
+def shapes() -> Iterator[tuple[Shapes, PrometheusServer]]:
+    end = float(int(time.time()) // 3600 * 3600 - 6 * 3600)
+    world = Shapes(end)
+    with PrometheusServer({}, history=world.history()) as prometheus:
+        yield world, prometheus
+
+
+def _gate_values(prometheus: PrometheusServer, end: float) -> dict[str, float]:
+    query = expand("sum by (shape) (increase(shape_events_total[$W]))", W)
+    return {item["metric"]["shape"]: float(item["value"][1]) for item in prometheus.query(query, end)}
+
+
+EXACT = ["steady", "gap_before_start", "gap_inside", "born_inside", "reset_across_start", "one_sample"]
+
+
+@pytest.mark.parametrize("shape", EXACT)
+def test_a_counter_without_a_reset_inside_the_window_counts_exactly(
+        shapes: tuple[Shapes, PrometheusServer], shape: str) -> None:
+    world, prometheus = shapes
+    got = _gate_values(prometheus, world.end)
+    assert got[shape] == pytest.approx(world.truth(shape), abs=1e-9), (shape, got)
+
+
+@pytest.mark.parametrize("shape", ["restart_inside", "recreated_after_gap"])
+def test_a_counter_reset_inside_the_window_counts_within_one_scrape_of_the_truth(
+        shapes: tuple[Shapes, PrometheusServer], shape: str) -> None:
+    world, prometheus = shapes
+    got = _gate_values(prometheus, world.end)
+    # increase() extrapolates to the window's edges: at most about one scrape's increase at each edge.
+    assert abs(got[shape] - world.truth(shape)) <= 2 * PER_STEP, (shape, got[shape], world.truth(shape))
+
+
+def test_failed_scrapes_before_the_window_do_not_count_the_lifetime_total(
+        shapes: tuple[Shapes, PrometheusServer]) -> None:
+    # The defect this replaces: `sel offset W` looks back 5 minutes only, so a series silent for the last
+    # 10 minutes before the window looked born inside it and its whole value (5000 + ...) was counted.
+    world, prometheus = shapes
+    got = _gate_values(prometheus, world.end)
+    assert got["gap_before_start"] == pytest.approx(world.truth("gap_before_start"))
+    assert got["gap_before_start"] < 0.5 * world.points["gap_before_start"][-1][1]
+    # A steady counter's increase plus what grew during the 10 silent minutes before the start: the
+    # window's start value is the last sample before it, so the gap's increase falls into the window.
+    assert got["gap_before_start"] == pytest.approx(got["steady"] + 600 / STEP * PER_STEP)
+
+
+def test_the_oracle_walk_agrees_with_simple_arithmetic() -> None:
+    # Sanity of the truth used above: steady counter over one hour at 10 per 15 s is 2400.
+    end = 10 * W
+    points = _steady(end - 3 * W, end)
+    assert _truth(points, end - W, end) == 2400
+    assert _truth([(end - 100, 5.0)], end - W, end) == 5.0
+    assert math.isclose(_truth([(end - W - 60, 100.0), (end - 30, 3.0)], end - W, end), 3.0)
+
+
+def test_the_window_ends_where_asked(shapes: tuple[Shapes, PrometheusServer]) -> None:
+    world, prometheus = shapes
+    assert datetime.fromtimestamp(world.end, UTC).minute == 0
+    later = _gate_values(prometheus, world.end + 600)
+    assert later["steady"] == pytest.approx(2400)

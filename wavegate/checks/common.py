@@ -1,0 +1,113 @@
+"""Helpers every check uses: finite values, building a verdict, no data, bucket counts."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, TypeGuard
+
+from wavegate import criteria as c
+from wavegate.context import GateContext, Probe
+from wavegate.endpoints import Scrape
+from wavegate.errors import ScrapeFailed
+from wavegate.settings import Window, format_duration
+from wavegate.verdicts import Observation
+
+EPSILON = 1e-9
+
+
+def _finite(value: float | None) -> TypeGuard[float]:
+    return value is not None and math.isfinite(value)
+
+
+def _verdict(observation: Observation, failures: list[str], ok: str) -> Observation:
+    """Fill in the summary from the list of violations (empty = passed); the first violation is the worst
+    offender unless the check named one."""
+    observation.details.extend(failures)
+    if failures and not observation.worst:
+        observation.worst = failures[0]
+    if failures and observation.passed:
+        observation.passed = False
+    if observation.passed:
+        observation.summary = ok
+    elif not observation.summary:
+        observation.summary = failures[0] if failures else "failed"
+    return observation
+
+
+def _no_data(observation: Observation, what: str) -> Observation:
+    observation.passed = False
+    observation.no_data = True
+    observation.summary = f"no data: {what}"
+    return observation
+
+
+def _le_regex(bound: float) -> str:
+    """A regex for `le` matching both spellings of `bound` (Go prints 30, Python 30.0), escaped for a PromQL
+    double-quoted string."""
+    whole, _, fraction = repr(float(bound)).partition(".")
+    fraction = fraction.rstrip("0")
+    pattern = re.escape(f"{whole}.{fraction}") + "0*" if fraction else re.escape(whole) + r"(\.0+)?"
+    return pattern.replace("\\", "\\\\")
+
+
+def _samples(probe: Probe, selector: str, window_seconds: float, at: Any) -> int | None:
+    result = probe.at(f"sum(count_over_time({selector}[{format_duration(window_seconds)}]))", at)
+    value = result.scalar()
+    return int(value) if _finite(value) else None
+
+
+def _bucket_counts(probe: Probe, histogram: str, window: Any) -> dict[float, float]:
+    """Observations per bucket bound (cumulative, as exposed) over the window; "30" and "30.0" add up."""
+    result = probe.over(f"sum by (le) (increase({histogram}_bucket[$W]))", window)
+    counts: dict[float, float] = {}
+    for series in result.series:
+        try:
+            bound = float(series.labels.get("le", "nan"))
+        except ValueError:
+            continue
+        counts[bound] = counts.get(bound, 0.0) + series.value
+    return counts
+
+
+def _saturated(counts: dict[float, float], q: float) -> float | None:
+    """The largest finite bound when quantile q lies above it (histogram_quantile would report that bound)."""
+    finite = [b for b in counts if math.isfinite(b)]
+    total = counts.get(math.inf)
+    if not finite or not _finite(total):
+        return None
+    top = max(finite)
+    return top if q * total > counts[top] + EPSILON else None
+
+
+
+
+def _raise_unreachable_unless_violated(unreachable: list[str], failures: list[str]) -> None:
+    if unreachable and not failures:
+        raise ScrapeFailed("; ".join(unreachable))
+
+
+def _required_in_scrapes(ctx: GateContext) -> list[tuple[str, str, c.MetricSpec, Scrape]]:
+    return [(component, name, spec, ctx.scrape_ok(component)) for component, name, spec in ctx.contract.required()]
+
+
+_FAMILY = re.compile(r"increase\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)")
+
+
+def _counted(probe: Probe, expression: str, window: Window, obs: Observation) -> float | None:
+    """The value of a counter expression over the window, 0 when its counter family has series but none
+    with the selected label values (a gateway that served no 5xx at all); None when the family has no
+    series at all (never exported, or an error counter never initialised: no data)."""
+    value = probe.over(expression, window).scalar()
+    if value is not None:
+        return value
+    names = sorted(set(_FAMILY.findall(expression)))
+    if not names:
+        return None
+    alternatives = "|".join(re.escape(name) for name in names).replace("\\", "\\\\")
+    present = probe.over(f'count(last_over_time({{__name__=~"{alternatives}"}}[$W]))', window).scalar()
+    if _finite(present) and present > 0:
+        obs.notes.append(f"{', '.join(names)} has series in the {window.name} window but none with the selected "
+                         "label values: counted as 0")
+        return 0.0
+    return None

@@ -1,0 +1,88 @@
+"""Metrics coverage: endpoints export, required metrics and labels are present."""
+
+from __future__ import annotations
+
+from wavegate import criteria as c
+from wavegate.checks.common import (
+    _finite,
+    _raise_unreachable_unless_violated,
+    _required_in_scrapes,
+    _verdict,
+)
+from wavegate.context import GateContext
+from wavegate.errors import ScrapeFailed
+from wavegate.verdicts import Observation
+
+
+def endpoints_exported(criterion: c.EndpointsExported, ctx: GateContext) -> Observation:
+    obs = Observation(passed=True, summary="")
+    failures, unreachable, observed = [], [], {}
+    for component in ctx.environment.components:
+        try:
+            scrape = ctx.scrape(component)
+        except ScrapeFailed as exc:
+            unreachable.append(str(exc))
+            observed[component] = "unreachable"
+            continue
+        observed[component] = f"HTTP {scrape.status}, {len(scrape.exposition.families)} families"
+        if not scrape.ok:
+            failures.append(f"{scrape.url} answered HTTP {scrape.status}, not 200")
+        elif scrape.exposition.problems:
+            first = scrape.exposition.problems[0]
+            failures.append(f"{scrape.url} is not a parseable exposition: {first} "
+                            f"({len(scrape.exposition.problems)} problem(s))")
+        elif not scrape.exposition.families:
+            failures.append(f"{scrape.url} answered 200 with no metrics at all")
+    # An endpoint that answers wrongly is a violation; one that cannot be reached at all may be the gate's
+    # configuration as much as the component, so alone it is an ERROR (a violation elsewhere still wins).
+    _raise_unreachable_unless_violated(unreachable, failures)
+    obs.observed, obs.threshold = observed, "HTTP 200 and a parseable Prometheus text exposition"
+    return _verdict(obs, failures + unreachable, "every component exports its metrics")
+
+
+def required_metrics(criterion: c.RequiredMetrics, ctx: GateContext) -> Observation:
+    rows = _required_in_scrapes(ctx)
+    probe, window = ctx.probe(), ctx.environment.candidate
+    obs = Observation(passed=True, summary="", window=window)
+    failures, present = [], {}
+    for component, name, spec, scrape in rows:
+        exported = scrape.exposition.find(name) is not None
+        series_name = f"{name}_count" if spec.type == "histogram" else name
+        in_prometheus = probe.over(f"count(last_over_time({series_name}[$W]))", window).scalar()
+        stored = _finite(in_prometheus) and (in_prometheus or 0) > 0
+        present[name] = f"{'exported' if exported else 'NOT exported'}, " \
+                        f"{'in Prometheus' if stored else 'NOT in Prometheus'}"
+        if not exported:
+            failures.append(f"{component} ({scrape.url}) does not export {name}")
+        if not stored:
+            failures.append(f"Prometheus has no {series_name} series in the candidate window")
+    obs.observed = present
+    obs.threshold = f"all {len(rows)} required metrics exported and stored"
+    return probe.finish(_verdict(obs, failures, f"all {len(rows)} required metrics present"))
+
+
+def required_labels(criterion: c.RequiredLabels, ctx: GateContext) -> Observation:
+    obs = Observation(passed=True, summary="")
+    failures, observed = [], {}
+    for component, name, spec, scrape in _required_in_scrapes(ctx):
+        family = scrape.exposition.find(name)
+        if family is None:
+            failures.append(f"{component} does not export {name}, so its labels cannot be checked")
+            continue
+        if not family.samples:
+            failures.append(f"{component} exports {name} without any series; its labels cannot be checked")
+            continue
+        observed[name] = sorted(family.label_names())
+        for sample in family.samples:
+            missing = [label for label in spec.labels if label not in sample.labels]
+            if missing:
+                failures.append(f"{scrape.url} line {sample.line}: {sample.name} lacks {', '.join(missing)}")
+                break
+        extra = family.label_names() - set(spec.labels) - set(spec.optional_labels)
+        if extra:
+            obs.notes.append(f"{name} also carries {', '.join(sorted(extra))} (not in the contract)")
+    obs.observed = {name: ", ".join(labels) or "(none)" for name, labels in observed.items()}
+    obs.threshold = "the contract's required label names on every series"
+    return _verdict(obs, failures, "every required metric carries its required labels")
+
+

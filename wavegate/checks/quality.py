@@ -1,0 +1,107 @@
+"""Metrics quality: label cardinality, metric types, exposition format."""
+
+from __future__ import annotations
+
+from wavegate import criteria as c
+from wavegate.checks.common import (
+    _finite,
+    _required_in_scrapes,
+    _verdict,
+)
+from wavegate.context import GateContext
+from wavegate.errors import EvaluationError
+from wavegate.exposition import lint
+from wavegate.verdicts import Observation
+
+
+def label_cardinality(criterion: c.LabelCardinality, ctx: GateContext) -> Observation:
+    obs = Observation(passed=True, summary="", unit="series")
+    failures: list[str] = []
+    series_warnings: list[str] = []
+    largest: dict[str, int] = {}
+    for component in ctx.environment.components:
+        scrape = ctx.scrape_ok(component)
+        for family in scrape.exposition.families.values():
+            count = family.series_count()
+            largest[f"{component}/{family.name}"] = count
+            where = f"{scrape.url} {family.name}"
+            if count > criterion.max_series:
+                failures.append(f"{where}: {count} series, above {criterion.max_series}")
+            elif count > criterion.warn_series:
+                series_warnings.append(f"{where}: {count} series (warning above {criterion.warn_series})")
+            labels = family.label_names()
+            for label in criterion.forbidden_labels:
+                if label in labels:
+                    failures.append(f"{where} carries {label}, which no metric may carry")
+            if not _detailed(ctx, family.name):
+                high = sorted(set(criterion.high_cardinality_labels) & labels)
+                if high:
+                    failures.append(f"{where} is an aggregate metric but carries {', '.join(high)}")
+    probe, window = ctx.probe(), ctx.environment.candidate
+    stored = {}
+    for _, name, spec in ctx.contract.required():
+        series_name = f"{name}_bucket" if spec.type == "histogram" else name
+        value = probe.over(f"count(last_over_time({series_name}[$W]))", window).scalar()
+        stored[series_name] = int(value) if _finite(value) else 0
+        if stored[series_name] > criterion.max_series:
+            failures.append(f"Prometheus holds {stored[series_name]} series of {series_name}, above "
+                            f"{criterion.max_series}")
+        elif stored[series_name] > criterion.warn_series:
+            series_warnings.append(f"Prometheus holds {stored[series_name]} series of {series_name}")
+    try:
+        head = ctx.prometheus.tsdb_status().get("seriesCountByMetricName") or []
+        obs.notes.append("TSDB head, top series: " + ", ".join(f"{i.get('name')}={i.get('value')}" for i in head[:5]))
+    except EvaluationError as exc:  # the head summary is evidence only, never a verdict
+        obs.notes.append(f"TSDB status unavailable: {exc}")
+    top = sorted(largest.items(), key=lambda item: -item[1])[:5]
+    most_stored = sorted(stored.items(), key=lambda item: -item[1])[:5]
+    obs.observed = {"largest scraped": ", ".join(f"{k}={v}" for k, v in top),
+                    "stored in window": ", ".join(f"{k}={v}" for k, v in most_stored)}
+    obs.threshold = f"<= {criterion.max_series} series per metric (warning at {criterion.warn_series}); " \
+                    f"{', '.join(criterion.high_cardinality_labels)} only on detailed metrics; " \
+                    f"{', '.join(criterion.forbidden_labels)} nowhere"
+    # Series-count warnings are evidence for the reviewer, not Prometheus warnings that fail the criterion.
+    obs.notes.extend(f"cardinality warning: {warning}" for warning in series_warnings)
+    return probe.finish(_verdict(obs, failures, "label cardinality within limits"))
+
+
+def _detailed(ctx: GateContext, family: str) -> bool:
+    # prometheus_client exports `x_created` as a gauge family of its own beside counter `x_total` and
+    # histogram `x`: it carries the parent's labels, so it is as detailed as its parent.
+    base = family.removesuffix("_created")
+    return any(ctx.contract.is_detailed(name) for name in (family, base, f"{base}_total"))
+
+
+def metric_types(criterion: c.MetricTypes, ctx: GateContext) -> Observation:
+    obs = Observation(passed=True, summary="")
+    failures, observed = [], {}
+    for component, name, spec, scrape in _required_in_scrapes(ctx):
+        family = scrape.exposition.find(name)
+        if family is None:
+            failures.append(f"{component} does not export {name} (expected {spec.type})")
+            continue
+        observed[name] = family.type
+        if family.type != spec.type:
+            failures.append(f"{scrape.url} line {family.type_line}: {name} has TYPE {family.type}, "
+                            f"the contract says {spec.type}")
+        if spec.buckets is not None and family.type == "histogram":
+            actual = tuple(family.bucket_bounds())
+            if [round(b, 9) for b in actual] != [round(b, 9) for b in spec.buckets]:
+                failures.append(f"{name} buckets are {', '.join(f'{b:g}' for b in actual)}; the contract says "
+                                f"{', '.join(f'{b:g}' for b in spec.buckets)}")
+    obs.observed, obs.threshold = observed, "TYPE and buckets as in the contract"
+    return _verdict(obs, failures, "every required metric has the contract's type")
+
+
+def exposition_format(criterion: c.ExpositionFormat, ctx: GateContext) -> Observation:
+    obs = Observation(passed=True, summary="")
+    failures, observed = [], {}
+    for component in ctx.environment.components:
+        scrape = ctx.scrape_ok(component)
+        problems = list(scrape.exposition.problems) + lint(scrape.exposition)
+        observed[component] = f"{len(problems)} problem(s)"
+        failures += [f"{scrape.url} {problem}" for problem in problems]
+    obs.observed, obs.threshold = observed, "0 parse or lint problems"
+    return _verdict(obs, failures, "every exposition is valid and lint-clean")
+
+

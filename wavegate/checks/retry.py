@@ -1,0 +1,244 @@
+"""Retry efficiency: success rate, wasted retries on non-retryable errors, exponential backoff."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+
+from wavegate import criteria as c
+from wavegate.checks.common import (
+    EPSILON,
+    _counted,
+    _finite,
+    _no_data,
+    _samples,
+    _verdict,
+)
+from wavegate.context import GateContext, Probe
+from wavegate.settings import Window
+from wavegate.verdicts import Observation, render
+
+_PAIR = ("job", "instance", "error_code", "step_type")
+
+
+@dataclass
+class _Rate:
+    """The attempt-weighted success rate of one window, or the reasons it cannot be computed."""
+
+    value: float | None = None
+    attempts: float = 0.0
+    problems: list[str] = field(default_factory=list)
+    worst: str | None = None
+    pairs: int = 0
+
+
+def _pair_text(key: tuple[str, ...]) -> str:
+    return ", ".join(f'{name}="{value}"' for name, value in zip(_PAIR, key, strict=True) if value)
+
+
+def _weighted_rate(criterion: c.RetrySuccessRate, probe: Probe, window: Window, obs: Observation) -> _Rate:
+    """Each (instance, error_code, step_type) pair with attempts in the window weighs its success-rate gauge
+    (plain mean of its samples) by those attempts. A pair with attempts but no gauge, NaN gauge samples or a
+    gauge outside 0..1 makes the rate uncomputable: no pair is dropped silently."""
+    weights = probe.over(f"sum by ({', '.join(_PAIR)}) (increase({criterion.attempts}[$W]))", window)
+    gauges: dict[tuple[str, ...], list[float]] = {}
+    for series in probe.samples(criterion.gauge, window):
+        key = tuple(series.labels.get(name, "") for name in _PAIR)
+        gauges.setdefault(key, []).extend(v for _, v in series.points)
+    rate = _Rate()
+    rows = []
+    for row in weights.series:
+        key = tuple(row.labels.get(name, "") for name in _PAIR)
+        attempts = row.value
+        if not _finite(attempts):
+            rate.problems.append(f"{criterion.attempts}{{{_pair_text(key)}}} is {attempts} (no data)")
+            continue
+        if attempts <= 0:
+            continue
+        values = gauges.get(key)
+        where = f"{criterion.gauge}{{{_pair_text(key)}}}"
+        if not values:
+            rate.problems.append(f"no data for {where}: {attempts:.6g} attempts in the {window.name} window but "
+                                 "no success-rate sample")
+        elif any(not math.isfinite(v) for v in values):
+            rate.problems.append(f"no data for {where}: {sum(not math.isfinite(v) for v in values)} NaN sample(s) "
+                                 f"in the {window.name} window, with {attempts:.6g} attempts")
+        elif any(v < 0 or v > 1 for v in values):
+            rate.problems.append(f"data error: {where} is outside 0..1 (max {max(values):g}) in the {window.name} "
+                                 "window; a success rate is a ratio, not a percentage")
+        else:
+            rows.append((key, statistics.fmean(values), attempts))
+    rate.pairs = len(rows)
+    total = sum(w for _, _, w in rows)
+    rate.attempts = total
+    if rows and total > 0 and not rate.problems:
+        rate.value = sum(r * w for _, r, w in rows) / total
+        worst = min(rows, key=lambda row: row[1])
+        rate.worst = f"{criterion.gauge}{{{_pair_text(worst[0])}}} = {worst[1]:.4g} over {worst[2]:.6g} attempts"
+    if window.name == "candidate":
+        for key, value, attempts in rows:
+            obs.measure(dict(zip(_PAIR, key, strict=True)), value, unit="ratio", threshold=criterion.minimum,
+                        passed=value > criterion.minimum, candidate=attempts)
+    return rate
+
+
+def retry_success_rate(criterion: c.RetrySuccessRate, ctx: GateContext) -> Observation:
+    probe, env = ctx.probe(), ctx.environment
+    obs = Observation(passed=True, summary="", unit="ratio", window=env.candidate)
+    obs.notes.append(
+        f"rate = mean of {criterion.gauge} per (instance, error_code, step_type), weighted by that pair's "
+        f"{criterion.attempts} increase in the window; a pair with attempts but no or NaN gauge samples fails")
+    candidate = _weighted_rate(criterion, probe, env.candidate, obs)
+    if candidate.problems:
+        obs.no_data = True
+        return probe.finish(_verdict(obs, candidate.problems, ""))
+    if candidate.value is None:
+        return probe.finish(_no_data(
+            obs, f"{criterion.attempts} shows no retry attempts with a {criterion.gauge} in the candidate window"))
+    obs.candidate = obs.observed = candidate.value
+    obs.worst = candidate.worst
+    obs.samples = _samples(probe, criterion.gauge, env.candidate.seconds, env.candidate.end)
+    failures = []
+    threshold = f"> {criterion.minimum:g}"
+    if not candidate.value > criterion.minimum:
+        failures.append(f"retry success rate {render(candidate.value, 'ratio')} over {candidate.attempts:.6g} "
+                        f"attempts is not above {render(criterion.minimum, 'ratio')}")
+    if criterion.beat_baseline:
+        baseline = _weighted_rate(criterion, probe, env.baseline, obs)
+        if baseline.problems:
+            obs.no_data = True
+            failures += baseline.problems
+        elif baseline.value is None:
+            obs.notes.append("the baseline window has no retry success rate (CP1 did not export it): "
+                             "compared with the target only")
+        else:
+            obs.baseline = baseline.value
+            threshold += f" and > baseline {baseline.value:.4g}"
+            if not candidate.value > baseline.value:
+                failures.append(
+                    f"retry success rate {render(candidate.value, 'ratio')} did not improve on the baseline's "
+                    f"{render(baseline.value, 'ratio')}")
+    obs.threshold = threshold
+    return probe.finish(_verdict(obs, failures, f"retry success rate {render(candidate.value, 'ratio')}"))
+
+
+def ratio_below(criterion: c.RatioBelow, ctx: GateContext) -> Observation:
+    probe, window = ctx.probe(), ctx.environment.candidate
+    obs = Observation(passed=True, summary="", unit=criterion.unit, window=window)
+    obs.threshold = f"< {render(criterion.maximum, criterion.unit)}"
+    numerator = _counted(probe, criterion.numerator, window, obs)
+    denominator = probe.over(criterion.denominator, window).scalar()
+    obs.details.append(f"numerator {numerator}, denominator {denominator}")
+    if not _finite(denominator) or denominator == 0:
+        return probe.finish(_no_data(obs, f"the denominator is {denominator} (zero or no series) in the window"))
+    if not _finite(numerator):
+        return probe.finish(_no_data(obs, "the numerator's counter has no series at all in the window"))
+    ratio = numerator / denominator
+    obs.observed = ratio
+    ok = ratio < criterion.maximum
+    obs.measure({}, ratio, threshold=criterion.maximum, passed=ok)
+    failures = [] if ok else [
+        f"{render(ratio, criterion.unit)} is not below {render(criterion.maximum, criterion.unit)} "
+        f"({numerator:.6g} / {denominator:.6g})"]
+    return probe.finish(_verdict(obs, failures, f"{render(ratio, criterion.unit)}"))
+
+
+def bucket_quantile(q: float, cumulative: dict[float, float]) -> float:
+    """The q-quantile of cumulative bucket counts the way histogram_quantile computes it: linear inside the
+    bucket, 0 as the lowest bucket's lower bound, the largest finite bound when it falls into +Inf."""
+    bounds = sorted(cumulative)
+    if len(bounds) < 2 or not math.isinf(bounds[-1]) or not cumulative[bounds[-1]] > 0:
+        return math.nan
+    rank = q * cumulative[bounds[-1]]
+    lower, below = 0.0, 0.0
+    for bound in bounds:
+        count = cumulative[bound]
+        if count >= rank:
+            if math.isinf(bound):
+                return lower
+            return lower + (bound - lower) * ((rank - below) / (count - below)) if count > below else bound
+        lower, below = bound, count
+    return lower
+
+
+def _mixed(histograms: dict[str, dict[float, float]], weights: dict[str, float]) -> dict[float, float]:
+    """Each step type's histogram scaled to one observation, mixed with the given step-type weights."""
+    mixed: dict[float, float] = {}
+    for step_type, weight in weights.items():
+        cumulative = histograms[step_type]
+        total = cumulative.get(math.inf, 0.0)
+        for bound, count in cumulative.items():
+            mixed[bound] = mixed.get(bound, 0.0) + weight * count / total
+    return mixed
+
+
+def backoff_growth(criterion: c.BackoffGrowth, ctx: GateContext) -> Observation:
+    """Growth from each attempt to the next, compared under the same step-type mix: attempt n+1's backoffs
+    are reweighted to attempt n's share of each step type, so a mix that shifts towards slow step types at
+    later attempts cannot fake (or hide) exponential growth."""
+    probe, window = ctx.probe(), ctx.environment.candidate
+    label = criterion.attempt_label
+    result = probe.over(f"sum by (le, step_type, {label}) (increase({criterion.histogram}_bucket[$W]))", window)
+    obs = Observation(passed=True, summary="", unit="seconds", window=window)
+    obs.threshold = f"x{criterion.min_growth:g} per attempt until {criterion.cap_seconds:g} s, same step-type mix"
+    failures: list[str] = []
+    # attempt -> step type -> bound -> cumulative count
+    counts: dict[float, dict[str, dict[float, float]]] = {}
+    names: dict[float, str] = {}
+    for series in result.series:
+        step_type, name = series.labels.get("step_type", ""), series.labels.get(label, "")
+        try:
+            attempt, bound = float(name), float(series.labels.get("le", "nan"))
+        except ValueError:
+            failures.append(f"data error: {criterion.histogram} has {label}=\"{name}\" (step_type {step_type or '-'}),"
+                            " which is not a number")
+            continue
+        if not _finite(series.value):
+            continue
+        names[attempt] = name
+        buckets = counts.setdefault(attempt, {}).setdefault(step_type, {})
+        buckets[bound] = buckets.get(bound, 0.0) + series.value
+    for by_type in counts.values():
+        for empty in [s for s, cumulative in by_type.items() if not cumulative.get(math.inf, 0.0) > 0]:
+            del by_type[empty]
+    attempts = sorted(a for a, by_type in counts.items() if by_type)
+    plain = {a: bucket_quantile(criterion.quantile, _mixed(counts[a], {s: counts[a][s].get(math.inf, 0.0)
+                                                                        for s in counts[a]})) for a in attempts}
+    obs.observed = {f"{label}={names[a]}": plain[a] for a in attempts}
+    if len(attempts) < criterion.min_attempts:
+        obs.no_data = True
+        failures.append(f"no data: {len(attempts)} attempt(s) with backoff data, {criterion.min_attempts} needed to "
+                        "judge growth")
+        return probe.finish(_verdict(obs, failures, ""))
+    gaps = [f"{label}={n:g}" for n in range(int(attempts[0]), int(attempts[-1])) if n not in attempts]
+    if gaps:
+        # Comparing attempt 3 with attempt 1 would ask x1.5 of two steps: a missing attempt is no data.
+        failures.append(f"no backoff data for {', '.join(gaps)} between the attempts that have it")
+        obs.no_data = True
+    for before, after in zip(attempts, attempts[1:], strict=False):
+        shared = [s for s in counts[before] if s in counts[after]]
+        if not shared:
+            obs.no_data = True
+            failures.append(f"{label}={names[before]} and {label}={names[after]} share no step type: growth "
+                            "cannot be told from a change of step types")
+            continue
+        weights = {s: counts[before][s].get(math.inf, 0.0) for s in shared}
+        previous = bucket_quantile(criterion.quantile, _mixed(counts[before], weights))
+        current = bucket_quantile(criterion.quantile, _mixed(counts[after], weights))
+        observations = {s: int(counts[after][s].get(math.inf, 0.0)) for s in shared}
+        if previous >= criterion.cap_seconds - EPSILON:
+            obs.notes.append(f"growth not required after {label}={names[before]}: backoff reached the cap")
+            break
+        if current >= criterion.cap_seconds - EPSILON:
+            continue
+        growth = current / previous if previous > 0 else math.inf
+        ok = growth >= criterion.min_growth
+        obs.measure({label: names[after], "step_types": ",".join(sorted(shared))}, growth, unit="x",
+                    threshold=criterion.min_growth, baseline=previous, candidate=current, passed=ok)
+        if not ok:
+            failures.append(
+                f"{label}={names[after]}: median backoff {current:.4g} s is only x{growth:.2f} of "
+                f"{label}={names[before]}'s {previous:.4g} s (need x{criterion.min_growth:g}; step types "
+                f"{', '.join(f'{s or chr(45)}: {n} backoffs' for s, n in sorted(observations.items()))})")
+    return probe.finish(_verdict(obs, failures, "backoff grows exponentially per attempt"))

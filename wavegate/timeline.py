@@ -1,0 +1,195 @@
+"""What raw samples say about time: measured scrape intervals, down and unobserved time, restarts and
+replacements, memory over an instance's own life. Pure functions on (unix seconds, value) points.
+
+The checks fetch the raw samples of a few small series (`up`, `process_start_time_seconds`,
+`process_resident_memory_bytes`: one series per instance) and judge them here, because the rules below
+depend on when each sample was taken, which PromQL's `*_over_time` functions do not weigh.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+Points = Sequence[tuple[float, float]]
+
+# An instance is observed at a moment when its newest sample is no older than this many of its own
+# scrape intervals (one missed scrape is tolerated, two in a row are not).
+FRESH_INTERVALS = 2.0
+# A replacement: one instance disappears (its samples stop more than GONE_INTERVALS before the window's
+# end) and another appears within REPLACEMENT_INTERVALS scrape intervals of that moment.
+GONE_INTERVALS = 3.0
+REPLACEMENT_INTERVALS = 4.0
+
+
+def measured_interval(points: Points) -> float | None:
+    """The median spacing of the points: the series' real scrape interval (None for fewer than 2 points)."""
+    if len(points) < 2:
+        return None
+    spacing = [b[0] - a[0] for a, b in zip(points, points[1:], strict=False) if b[0] > a[0]]
+    return statistics.median(spacing) if spacing else None
+
+
+def job_interval(series: Iterable[Points], fallback: float) -> float:
+    """The median spacing over all instances of a job, or `fallback` (the expected interval) without data."""
+    spacing = [b[0] - a[0] for points in series for a, b in zip(points, points[1:], strict=False) if b[0] > a[0]]
+    return statistics.median(spacing) if spacing else fallback
+
+
+def _union(intervals: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
+    merged: list[tuple[float, float]] = []
+    for start, end in sorted(i for i in intervals if i[1] > i[0]):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _length(intervals: Iterable[tuple[float, float]]) -> float:
+    return sum(end - start for start, end in intervals)
+
+
+def _clip(intervals: Iterable[tuple[float, float]], start: float, end: float) -> list[tuple[float, float]]:
+    return [(max(a, start), min(b, end)) for a, b in intervals if b > start and a < end]
+
+
+@dataclass
+class Availability:
+    """A job's down time in a window, from the `up` samples of all its instances."""
+
+    window_seconds: float
+    down: list[tuple[float, float]] = field(default_factory=list)
+    unobserved: list[tuple[float, float]] = field(default_factory=list)
+    interval: float = math.nan
+    instances: int = 0
+    samples: int = 0
+
+    @property
+    def down_seconds(self) -> float:
+        return _length(self.down)
+
+    @property
+    def unobserved_seconds(self) -> float:
+        return _length(self.unobserved)
+
+    @property
+    def uptime(self) -> float:
+        return 1.0 - self.down_seconds / self.window_seconds if self.window_seconds > 0 else math.nan
+
+    def longest_down(self) -> tuple[float, float] | None:
+        return max(self.down, key=lambda i: i[1] - i[0]) if self.down else None
+
+
+def availability(instances: Mapping[str, Points], start: float, end: float, expected_interval: float) -> Availability:
+    """Down time of a job in [start, end].
+
+    Each sample of an instance covers the time until its next sample, but no longer than FRESH_INTERVALS of
+    the instance's own measured interval: then the instance is unobserved. The job is down while an
+    observed instance reports `up` != 1, and while no instance at all is observed (unobserved time is not
+    up time). Instances that come and go do not count against the job while another one is observed.
+    """
+    result = Availability(window_seconds=end - start, instances=len(instances))
+    all_points = [points for points in instances.values() if points]
+    result.interval = job_interval(all_points, expected_interval)
+    observed: list[tuple[float, float]] = []
+    failing: list[tuple[float, float]] = []
+    for points in all_points:
+        own = measured_interval(points) or result.interval
+        result.samples += sum(1 for t, _ in points if start <= t <= end)
+        for index, (t, value) in enumerate(points):
+            until = t + FRESH_INTERVALS * own
+            if index + 1 < len(points):
+                until = min(until, points[index + 1][0])
+            observed.append((t, until))
+            if value != 1:  # 0, NaN or anything else is not up
+                failing.append((t, until))
+    seen = _union(_clip(observed, start, end))
+    gaps, cursor = [], start
+    for a, b in seen:
+        if a > cursor:
+            gaps.append((cursor, a))
+        cursor = max(cursor, b)
+    if cursor < end:
+        gaps.append((cursor, end))
+    result.unobserved = gaps
+    result.down = _union(gaps + _clip(failing, start, end))
+    return result
+
+
+@dataclass(frozen=True)
+class Restart:
+    """A process start inside a window: a start time that changed on one instance, or a replacement."""
+
+    kind: str  # "restart" or "replacement"
+    at: float
+    instance: str
+    detail: str
+
+
+def restarts(instances: Mapping[str, Points], start: float, end: float, interval: float) -> list[Restart]:
+    """Process starts inside (start, end] seen in `process_start_time_seconds` points per instance
+    (points may begin before `start`: a change between the last sample before the window and the first
+    inside it counts).
+
+    A replacement is an instance whose samples stop inside the window (more than GONE_INTERVALS before its
+    end: it disappeared) while another instance, with no sample before the window, appears within
+    REPLACEMENT_INTERVALS scrape intervals of that moment. An instance added while the others go on
+    (scale-out) or one that only disappears (scale-in) is not a restart.
+    """
+    found: list[Restart] = []
+    for instance, points in instances.items():
+        finite = [(t, v) for t, v in points if math.isfinite(v)]
+        for (_, before), (t, value) in zip(finite, finite[1:], strict=False):
+            if start < t <= end and value != before:
+                found.append(Restart("restart", t, instance, f"process_start_time_seconds changed from "
+                                     f"{before:.0f} to {value:.0f}"))
+    reach = REPLACEMENT_INTERVALS * interval
+    spans = {name: (points[0][0], points[-1][0]) for name, points in instances.items() if points}
+    gone = {name: last for name, (_, last) in spans.items() if start <= last < end - GONE_INTERVALS * interval}
+    new = {name: first for name, (first, _) in spans.items() if start < first <= end}
+    for old, last in sorted(gone.items(), key=lambda item: item[1]):
+        successors = [name for name, first in new.items() if name != old and abs(first - last) <= reach]
+        if successors:
+            found.append(Restart("replacement", new[successors[0]], successors[0],
+                                 f"instance {old} disappeared and {successors[0]} appeared "
+                                 f"{new[successors[0]] - last:+.0f} s later"))
+    return sorted(found, key=lambda r: r.at)
+
+
+@dataclass(frozen=True)
+class Growth:
+    """Memory of one instance over its own life inside a window."""
+
+    peak: float
+    life: float
+    first_quarter: float
+    last_quarter: float
+    judged: bool
+
+    @property
+    def growth(self) -> float:
+        if not self.judged:
+            return math.nan
+        return self.last_quarter / self.first_quarter - 1 if self.first_quarter > 0 else math.inf
+
+
+def growth(points: Points, window_seconds: float, min_life_fraction: float = 0.25) -> Growth | None:
+    """Peak and growth (mean of the last quarter of the instance's life / mean of the first quarter - 1);
+    an instance observed for less than `min_life_fraction` of the window is not judged on growth."""
+    if not points:
+        return None
+    first, last = points[0][0], points[-1][0]
+    life = last - first
+    quarter = life / 4
+    early = [v for t, v in points if t <= first + quarter]
+    late = [v for t, v in points if t >= last - quarter]
+    return Growth(
+        peak=max(v for _, v in points),
+        life=life,
+        first_quarter=statistics.fmean(early),
+        last_quarter=statistics.fmean(late),
+        judged=life >= min_life_fraction * window_seconds,
+    )
