@@ -8,12 +8,14 @@ The truth is computed here from the very samples backfilled, by walking them (no
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
-from harness import History, PrometheusServer
+from harness import History, MetricsEndpoint, PrometheusServer
 
 from wavegate.context import expand
 
@@ -139,3 +141,60 @@ def test_the_window_ends_where_asked(shapes: tuple[Shapes, PrometheusServer]) ->
     assert datetime.fromtimestamp(world.end, UTC).minute == 0
     later = _gate_values(prometheus, world.end + 600)
     assert later["steady"] == pytest.approx(2400)
+
+
+# --- Live: real failed scrapes write staleness markers ---------------------------------------------------
+
+
+def test_a_failed_scrape_just_before_the_window_does_not_make_a_counter_look_new(tmp_path: Path) -> None:
+    # A real Prometheus scrapes a counter every second; the endpoint fails for 3 s just before the window,
+    # so Prometheus writes staleness markers for the series. The window's start value must still be found.
+    started = time.time()
+    endpoint = MetricsEndpoint().start()
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            endpoint.text = f"# TYPE live_events_total counter\nlive_events_total {10 * (time.time() - started):.3f}\n"
+            stop.wait(0.1)
+
+    feeder = threading.Thread(target=serve, daemon=True)
+    feeder.start()
+    try:
+        with PrometheusServer({"live": [endpoint.address]}, scrape_interval="1s", workdir=tmp_path) as prometheus:
+            prometheus.wait_for_scrapes(["live"], timeout=30)
+            time.sleep(6)
+            endpoint.status = 503
+            time.sleep(3)
+            endpoint.status = 200
+            start = float(int(time.time()))
+            end = start + 10
+            time.sleep(max(0.0, end + 2 - time.time()))
+            # Prometheus really wrote staleness markers: at the window's start the instant selector sees nothing.
+            assert prometheus.query("live_events_total", start) == []
+            raw = prometheus.query("live_events_total[30s]", end)
+            points = [(float(t), float(v)) for t, v in raw[0]["values"]]
+            got = _gate_values_of(prometheus, "sum(increase(live_events_total[$W]))", 10, end)
+            assert got == pytest.approx(_truth_over(points, start, end, 10), abs=1e-6)
+            # At most the window's 10 s plus the 3 s of failed scrapes (plus a scrape) of events at 10/s, far
+            # below the lifetime total the old reading counted.
+            assert got <= 10 * (10 + 3 + 2) < points[-1][1]
+    finally:
+        stop.set()
+        endpoint.stop()
+
+
+def _gate_values_of(prometheus: PrometheusServer, template: str, seconds: float, at: float) -> float:
+    result = prometheus.query(expand(template, seconds), at)
+    return float(result[0]["value"][1])
+
+
+def _truth_over(points: list[tuple[float, float]], start: float, end: float, window: float) -> float:
+    before = [v for t, v in points if start - window <= t <= start]
+    value = before[-1] if before else 0.0
+    total = 0.0
+    for t, v in points:
+        if start < t <= end:
+            total += v - value if v >= value else v
+            value = v
+    return total
