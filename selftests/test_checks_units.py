@@ -40,3 +40,27 @@ def test_a_quantile_in_the_inf_bucket_is_recognised_as_beyond_the_largest_bound(
     assert _saturated(counts, 0.99) == 5.0  # 990 of 1000 needed, only 985 at or below 5 s
     assert _saturated(counts, 0.95) is None
     assert _saturated({math.inf: 10.0}, 0.5) is None  # no finite bucket: nothing to compare
+
+
+def test_a_measured_value_that_is_not_finite_fails_as_no_data_in_every_check() -> None:
+    from wavegate.checks.common import conclude
+    from wavegate.verdicts import Observation
+
+    observation = Observation(passed=True, summary="")
+    observation.measure({"job": "router"}, math.nan, threshold=0.999, passed=True)
+    observation.measure({"job": "gateway"}, 1.0, threshold=0.999, passed=True)
+    conclude(observation, [], "every component met the target")
+    assert not observation.passed
+    assert observation.no_data
+    assert "job=router" in observation.summary
+    assert [m.passed for m in observation.measurements] == [False, True]
+
+
+def test_a_check_without_violations_holds_with_its_own_summary() -> None:
+    from wavegate.checks.common import conclude
+    from wavegate.verdicts import Observation
+
+    observation = Observation(passed=True, summary="")
+    observation.measure({"job": "router"}, 1.0, threshold=0.999, passed=True)
+    assert conclude(observation, [], "held").summary == "held"
+    assert observation.passed

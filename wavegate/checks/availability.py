@@ -7,10 +7,7 @@ from datetime import UTC, datetime
 
 from wavegate import criteria as c
 from wavegate import timeline
-from wavegate.checks.common import (
-    _no_data,
-    _verdict,
-)
+from wavegate.checks.common import conclude, no_data
 from wavegate.context import GateContext, Probe
 from wavegate.prometheus import RangeSeries
 from wavegate.settings import Window, format_duration, format_time
@@ -76,7 +73,7 @@ def uptime(criterion: c.Uptime, ctx: GateContext) -> Observation:
     if observed:
         worst = min(observed, key=lambda j: observed[j])
         obs.worst = f"up{{job=\"{worst}\"}} {observed[worst] * 100:.3f} %"
-    return probe.finish(_verdict(obs, failures, "every component met the uptime target"))
+    return conclude(obs, failures, "every component met the uptime target", probe)
 
 
 def _at(seconds: float) -> datetime:
@@ -123,7 +120,7 @@ def no_restarts(criterion: c.NoRestarts, ctx: GateContext) -> Observation:
         failures.append(f"job={job}: no {criterion.metric} samples in the window (no data)")
     failures += [_describe_restarts(job, events) for job, events in found.items() if events]
     obs.observed = {job: len(events) for job, events in found.items()}
-    return probe.finish(_verdict(obs, failures, "no component restarted"))
+    return conclude(obs, failures, "no component restarted", probe)
 
 
 def _episodes(points: list[tuple[float, float]], critical: float, interval: float) -> list[tuple[float, float]]:
@@ -163,12 +160,12 @@ def graceful_degradation(criterion: c.GracefulDegradation, ctx: GateContext) -> 
     obs.threshold = "rejections rise during every critical episode of a pool, and 0 restarts"
     status = probe.samples(criterion.status_metric, window)
     if not status:
-        return probe.finish(_no_data(obs, f"{criterion.status_metric} has no series in the candidate window"))
+        return no_data(obs, f"{criterion.status_metric} has no series in the candidate window", probe)
     unreadable = sorted({s.labels.get("resource_pool", "") for s in status
                          if any(not math.isfinite(v) for _, v in s.points)})
     if unreadable:
-        return probe.finish(_no_data(
-            obs, f"{criterion.status_metric} is not a number (NaN) for resource_pool {', '.join(unreadable)}"))
+        return no_data(
+            obs, f"{criterion.status_metric} is not a number (NaN) for resource_pool {', '.join(unreadable)}", probe)
     interval = timeline.job_interval([s.points for s in status], ctx.environment.prometheus.scrape_interval)
     episodes = {(s.labels.get("resource_pool", ""), s.labels.get("instance", "")):
                 _episodes(list(s.points), criterion.critical_value, interval) for s in status}
@@ -180,11 +177,9 @@ def graceful_degradation(criterion: c.GracefulDegradation, ctx: GateContext) -> 
         obs.notes.append(f"no pool reached critical ({criterion.critical_value:g}); the criteria file says a "
                          f"vacuous window is a {criterion.vacuous}")
         if criterion.vacuous == "fail":
-            obs.passed = False
-            obs.summary = "vacuous: no pool was critical, and the criteria file requires a critical episode"
-            return probe.finish(obs)
-        obs.summary = "vacuous: no pool was critical in the window"
-        return probe.finish(obs)
+            return conclude(obs, ["vacuous: no pool was critical, and the criteria file requires a critical "
+                                  "episode"], "", probe)
+        return conclude(obs, [], "vacuous: no pool was critical in the window", probe)
     rejections = probe.samples(criterion.rejections, window, before=10 * interval)
     counters: dict[tuple[str, str], list[list[tuple[float, float]]]] = {}
     for s in rejections:
@@ -209,4 +204,4 @@ def graceful_degradation(criterion: c.GracefulDegradation, ctx: GateContext) -> 
     failures += [_describe_restarts(job, events) + " while pools were critical"
                  for job, events in found_restarts.items() if events]
     total = sum(len(found) for found in episodes.values())
-    return probe.finish(_verdict(obs, failures, f"{total} critical episode(s), each met by rejections"))
+    return conclude(obs, failures, f"{total} critical episode(s), each met by rejections", probe)

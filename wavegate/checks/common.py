@@ -35,6 +35,27 @@ def _verdict(observation: Observation, failures: list[str], ok: str) -> Observat
     return observation
 
 
+def conclude(observation: Observation, failures: list[str], ok: str, probe: Probe | None = None) -> Observation:
+    """The one way every check ends: its violations (none = the criterion holds), a measured value that is
+    missing or not finite as "no data" (never a pass), the worst offender, and, for a check that queried
+    Prometheus, its queries as evidence and the warnings policy."""
+    failures = list(failures)
+    for measurement in observation.measurements:
+        if measurement.passed is not False and not _finite(measurement.value):
+            measurement.passed, measurement.cause = False, "no data"
+            observation.no_data = True
+            shown = ", ".join(f"{k}={v}" for k, v in measurement.key.items()) or "the value"
+            failures.append(f"no data: {shown} is {measurement.value}")
+    _verdict(observation, failures, ok)
+    return probe.finish(observation) if probe is not None else observation
+
+
+def no_data(observation: Observation, what: str, probe: Probe | None = None) -> Observation:
+    """End a check that has nothing to judge: a failure that says "no data" and names what was missing."""
+    _no_data(observation, what)
+    return probe.finish(observation) if probe is not None else observation
+
+
 def _no_data(observation: Observation, what: str) -> Observation:
     observation.passed = False
     observation.no_data = True
@@ -111,3 +132,21 @@ def _counted(probe: Probe, expression: str, window: Window, obs: Observation) ->
                          "label values: counted as 0")
         return 0.0
     return None
+
+
+def bucket_quantile(q: float, cumulative: dict[float, float]) -> float:
+    """The q-quantile of cumulative bucket counts the way histogram_quantile computes it: linear inside the
+    bucket, 0 as the lowest bucket's lower bound, the largest finite bound when it falls into +Inf."""
+    bounds = sorted(cumulative)
+    if len(bounds) < 2 or not math.isinf(bounds[-1]) or not cumulative[bounds[-1]] > 0:
+        return math.nan
+    rank = q * cumulative[bounds[-1]]
+    lower, below = 0.0, 0.0
+    for bound in bounds:
+        count = cumulative[bound]
+        if count >= rank:
+            if math.isinf(bound):
+                return lower
+            return lower + (bound - lower) * ((rank - below) / (count - below)) if count > below else bound
+        lower, below = bound, count
+    return lower

@@ -7,7 +7,7 @@ from wavegate.checks.common import (
     _finite,
     _raise_unreachable_unless_violated,
     _required_in_scrapes,
-    _verdict,
+    conclude,
 )
 from wavegate.context import GateContext
 from wavegate.errors import ScrapeFailed
@@ -37,7 +37,7 @@ def endpoints_exported(criterion: c.EndpointsExported, ctx: GateContext) -> Obse
     # configuration as much as the component, so alone it is an ERROR (a violation elsewhere still wins).
     _raise_unreachable_unless_violated(unreachable, failures)
     obs.observed, obs.threshold = observed, "HTTP 200 and a parseable Prometheus text exposition"
-    return _verdict(obs, failures + unreachable, "every component exports its metrics")
+    return conclude(obs, failures + unreachable, "every component exports its metrics")
 
 
 def required_metrics(criterion: c.RequiredMetrics, ctx: GateContext) -> Observation:
@@ -58,7 +58,7 @@ def required_metrics(criterion: c.RequiredMetrics, ctx: GateContext) -> Observat
             failures.append(f"Prometheus has no {series_name} series in the candidate window")
     obs.observed = present
     obs.threshold = f"all {len(rows)} required metrics exported and stored"
-    return probe.finish(_verdict(obs, failures, f"all {len(rows)} required metrics present"))
+    return conclude(obs, failures, f"all {len(rows)} required metrics present", probe)
 
 
 def required_labels(criterion: c.RequiredLabels, ctx: GateContext) -> Observation:
@@ -83,6 +83,6 @@ def required_labels(criterion: c.RequiredLabels, ctx: GateContext) -> Observatio
             obs.notes.append(f"{name} also carries {', '.join(sorted(extra))} (not in the contract)")
     obs.observed = {name: ", ".join(labels) or "(none)" for name, labels in observed.items()}
     obs.threshold = "the contract's required label names on every series"
-    return _verdict(obs, failures, "every required metric carries its required labels")
+    return conclude(obs, failures, "every required metric carries its required labels")
 
 

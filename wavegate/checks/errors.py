@@ -7,7 +7,7 @@ from wavegate.checks.common import (
     EPSILON,
     _counted,
     _finite,
-    _verdict,
+    conclude,
 )
 from wavegate.context import GateContext
 from wavegate.verdicts import Observation, render
@@ -44,7 +44,7 @@ def error_ratio(criterion: c.ErrorRatio, ctx: GateContext) -> Observation:
     obs.baseline, obs.candidate = ratios["baseline"], ratios["candidate"]
     obs.observed = ratios["candidate"]
     obs.threshold = f"<= baseline x {1 + criterion.tolerance:g}"
-    return probe.finish(_verdict(obs, failures, "no component's error ratio rose"))
+    return conclude(obs, failures, "no component's error ratio rose", probe)
 
 
 # What each kind reads besides its own judging: `preflight` fetches it during test setup, so an

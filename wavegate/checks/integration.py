@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from wavegate import criteria as c
 from wavegate.checks.common import (
     _finite,
-    _verdict,
+    conclude,
 )
 from wavegate.context import GateContext
 from wavegate.settings import format_duration
@@ -40,7 +41,7 @@ def targets_up(criterion: c.TargetsUp, ctx: GateContext) -> Observation:
                     "result": [{"job": (t.get("labels") or {}).get("job"), "instance":
                                 (t.get("labels") or {}).get("instance"), "health": t.get("health"),
                                 "lastError": t.get("lastError")} for t in targets], "warnings": []}]
-    return _verdict(obs, failures, "all expected targets are up")
+    return conclude(obs, failures, "all expected targets are up")
 
 
 def scrape_success(criterion: c.ScrapeSuccess, ctx: GateContext) -> Observation:
@@ -58,6 +59,9 @@ def scrape_success(criterion: c.ScrapeSuccess, ctx: GateContext) -> Observation:
         if job not in minimum:
             obs.no_data = True
             failures.append(f"job={job}: no `up` samples in the last {lookback} (no data)")
+        elif not math.isfinite(minimum[job]):
+            obs.no_data = True
+            failures.append(f"job={job}: `up` is {minimum[job]} over the last {lookback} (no data)")
         elif minimum[job] < 1:
             failures.append(f"job={job}: at least one scrape failed in the last {lookback}")
     self_job = ctx.environment.prometheus.job
@@ -69,6 +73,6 @@ def scrape_success(criterion: c.ScrapeSuccess, ctx: GateContext) -> Observation:
                             "scraping itself under that job?")
         elif hits and hits > 0:
             failures.append(f"{hits:g} scrape(s) hit a limit in the last {lookback} ({counter})")
-    return probe.finish(_verdict(obs, failures, f"every job scraped successfully for {lookback}"))
+    return conclude(obs, failures, f"every job scraped successfully for {lookback}", probe)
 
 

@@ -6,10 +6,7 @@ import math
 
 from wavegate import criteria as c
 from wavegate import timeline
-from wavegate.checks.common import (
-    _no_data,
-    _verdict,
-)
+from wavegate.checks.common import conclude, no_data
 from wavegate.context import GateContext
 from wavegate.prometheus import RangeSeries
 from wavegate.settings import format_duration
@@ -26,7 +23,7 @@ def queue_bound(criterion: c.QueueBound, ctx: GateContext) -> Observation:
     obs = Observation(passed=True, summary="", unit="tasks", window=window)
     obs.samples = sum(len(s.points) for s in raw)
     if not raw:
-        return probe.finish(_no_data(obs, f"{criterion.metric} has no series in the candidate window"))
+        return no_data(obs, f"{criterion.metric} has no series in the candidate window", probe)
     label = criterion.group_label
     failures: list[str] = []
     observed: dict[str, float] = {}
@@ -56,7 +53,7 @@ def queue_bound(criterion: c.QueueBound, ctx: GateContext) -> Observation:
     if limits:
         worst = max(limits, key=lambda pool: observed[pool] / limits[pool] if limits[pool] else math.inf)
         obs.worst = f"{criterion.metric}{{{label}=\"{worst}\"}} max {observed[worst]:g} / {limits[worst]:g}"
-    return probe.finish(_verdict(obs, failures, "every pool stayed within its max_queue_size"))
+    return conclude(obs, failures, "every pool stayed within its max_queue_size", probe)
 
 
 def memory_bound(criterion: c.MemoryBound, ctx: GateContext) -> Observation:
@@ -112,4 +109,4 @@ def memory_bound(criterion: c.MemoryBound, ctx: GateContext) -> Observation:
     obs.threshold = f"peak <= {render(criterion.ceiling_bytes, 'bytes')}, growth <= {criterion.max_growth * 100:g} %"
     if worst and not failures:
         obs.worst = worst[1]
-    return probe.finish(_verdict(obs, failures, "memory stayed bounded for every instance"))
+    return conclude(obs, failures, "memory stayed bounded for every instance", probe)

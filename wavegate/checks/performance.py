@@ -15,7 +15,8 @@ from wavegate.checks.common import (
     _finite,
     _raise_unreachable_unless_violated,
     _saturated,
-    _verdict,
+    bucket_quantile,
+    conclude,
 )
 from wavegate.context import GateContext, Probe
 from wavegate.settings import redact_url
@@ -33,6 +34,10 @@ def _compare_windows(
             value = scale(value, window.seconds)
         values.append(value if _finite(value) else None)
     return values[0], values[1]
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def _layout(counts: dict[float, float]) -> tuple[float, ...]:
@@ -73,8 +78,8 @@ def latency_increase(criterion: c.LatencyIncrease, ctx: GateContext) -> Observat
             continue
         for q in criterion.quantiles:
             key = f"{histogram} p{q * 100:g}"
-            before, after = _compare_windows(
-                probe, ctx, f"histogram_quantile({q}, sum by (le) (increase({histogram}_bucket[$W])))")
+            # histogram_quantile's own arithmetic on the bucket counts already fetched (bucket_quantile).
+            before, after = (_finite_or_none(bucket_quantile(q, counts[w.name])) for w in windows)
             baseline[key], candidate[key] = before, after
             capped = {w: _saturated(counts[w.name], q) for w in windows}
             if capped[env.candidate] is not None:
@@ -112,7 +117,7 @@ def latency_increase(criterion: c.LatencyIncrease, ctx: GateContext) -> Observat
     if changes:
         worst = max(changes, key=lambda k: changes[k])
         obs.worst = f"{worst}: {changes[worst] * 100:+.2f} %"
-    return probe.finish(_verdict(obs, failures, "no latency quantile grew by the limit"))
+    return conclude(obs, failures, "no latency quantile grew by the limit", probe)
 
 
 def _mean_check(probe: Probe, ctx: GateContext, criterion: c.LatencyIncrease, histogram: str, obs: Observation,
@@ -159,7 +164,7 @@ def throughput(criterion: c.Throughput, ctx: GateContext) -> Observation:
         after = candidate.get(counter)
         obs.observed[counter] = f"{(after / before - 1) * 100:+.2f} %" if before and after is not None else "n/a"
     obs.threshold = f">= baseline - {criterion.tolerance * 100:g} %"
-    return probe.finish(_verdict(obs, failures, "throughput neutral or better"))
+    return conclude(obs, failures, "throughput neutral or better", probe)
 
 
 def endpoint_latency(criterion: c.EndpointLatency, ctx: GateContext) -> Observation:
@@ -196,6 +201,6 @@ def endpoint_latency(criterion: c.EndpointLatency, ctx: GateContext) -> Observat
     if medians:
         worst = max(medians, key=lambda k: medians[k])
         obs.worst = f"{worst}: {medians[worst] * 1000:.1f} ms"
-    return _verdict(obs, failures, "every endpoint answers quickly")
+    return conclude(obs, failures, "every endpoint answers quickly")
 
 

@@ -6,7 +6,7 @@ from wavegate import criteria as c
 from wavegate.checks.common import (
     _finite,
     _required_in_scrapes,
-    _verdict,
+    conclude,
 )
 from wavegate.context import GateContext
 from wavegate.errors import EvaluationError
@@ -62,7 +62,7 @@ def label_cardinality(criterion: c.LabelCardinality, ctx: GateContext) -> Observ
                     f"{', '.join(criterion.forbidden_labels)} nowhere"
     # Series-count warnings are evidence for the reviewer, not Prometheus warnings that fail the criterion.
     obs.notes.extend(f"cardinality warning: {warning}" for warning in series_warnings)
-    return probe.finish(_verdict(obs, failures, "label cardinality within limits"))
+    return conclude(obs, failures, "label cardinality within limits", probe)
 
 
 def _detailed(ctx: GateContext, family: str) -> bool:
@@ -90,7 +90,7 @@ def metric_types(criterion: c.MetricTypes, ctx: GateContext) -> Observation:
                 failures.append(f"{name} buckets are {', '.join(f'{b:g}' for b in actual)}; the contract says "
                                 f"{', '.join(f'{b:g}' for b in spec.buckets)}")
     obs.observed, obs.threshold = observed, "TYPE and buckets as in the contract"
-    return _verdict(obs, failures, "every required metric has the contract's type")
+    return conclude(obs, failures, "every required metric has the contract's type")
 
 
 def exposition_format(criterion: c.ExpositionFormat, ctx: GateContext) -> Observation:
@@ -102,6 +102,6 @@ def exposition_format(criterion: c.ExpositionFormat, ctx: GateContext) -> Observ
         observed[component] = f"{len(problems)} problem(s)"
         failures += [f"{scrape.url} {problem}" for problem in problems]
     obs.observed, obs.threshold = observed, "0 parse or lint problems"
-    return _verdict(obs, failures, "every exposition is valid and lint-clean")
+    return conclude(obs, failures, "every exposition is valid and lint-clean")
 
 

@@ -11,9 +11,10 @@ from wavegate.checks.common import (
     EPSILON,
     _counted,
     _finite,
-    _no_data,
     _samples,
-    _verdict,
+    bucket_quantile,
+    conclude,
+    no_data,
 )
 from wavegate.context import GateContext, Probe
 from wavegate.settings import Window
@@ -92,10 +93,10 @@ def retry_success_rate(criterion: c.RetrySuccessRate, ctx: GateContext) -> Obser
     candidate = _weighted_rate(criterion, probe, env.candidate, obs)
     if candidate.problems:
         obs.no_data = True
-        return probe.finish(_verdict(obs, candidate.problems, ""))
+        return conclude(obs, candidate.problems, "", probe)
     if candidate.value is None:
-        return probe.finish(_no_data(
-            obs, f"{criterion.attempts} shows no retry attempts with a {criterion.gauge} in the candidate window"))
+        return no_data(obs, f"{criterion.attempts} shows no retry attempts with a {criterion.gauge} in the "
+                       "candidate window", probe)
     obs.candidate = obs.observed = candidate.value
     obs.worst = candidate.worst
     obs.samples = _samples(probe, criterion.gauge, env.candidate.seconds, env.candidate.end)
@@ -120,7 +121,7 @@ def retry_success_rate(criterion: c.RetrySuccessRate, ctx: GateContext) -> Obser
                     f"retry success rate {render(candidate.value, 'ratio')} did not improve on the baseline's "
                     f"{render(baseline.value, 'ratio')}")
     obs.threshold = threshold
-    return probe.finish(_verdict(obs, failures, f"retry success rate {render(candidate.value, 'ratio')}"))
+    return conclude(obs, failures, f"retry success rate {render(candidate.value, 'ratio')}", probe)
 
 
 def ratio_below(criterion: c.RatioBelow, ctx: GateContext) -> Observation:
@@ -131,9 +132,9 @@ def ratio_below(criterion: c.RatioBelow, ctx: GateContext) -> Observation:
     denominator = probe.over(criterion.denominator, window).scalar()
     obs.details.append(f"numerator {numerator}, denominator {denominator}")
     if not _finite(denominator) or denominator == 0:
-        return probe.finish(_no_data(obs, f"the denominator is {denominator} (zero or no series) in the window"))
+        return no_data(obs, f"the denominator is {denominator} (zero or no series) in the window", probe)
     if not _finite(numerator):
-        return probe.finish(_no_data(obs, "the numerator's counter has no series at all in the window"))
+        return no_data(obs, "the numerator's counter has no series at all in the window", probe)
     ratio = numerator / denominator
     obs.observed = ratio
     ok = ratio < criterion.maximum
@@ -141,25 +142,7 @@ def ratio_below(criterion: c.RatioBelow, ctx: GateContext) -> Observation:
     failures = [] if ok else [
         f"{render(ratio, criterion.unit)} is not below {render(criterion.maximum, criterion.unit)} "
         f"({numerator:.6g} / {denominator:.6g})"]
-    return probe.finish(_verdict(obs, failures, f"{render(ratio, criterion.unit)}"))
-
-
-def bucket_quantile(q: float, cumulative: dict[float, float]) -> float:
-    """The q-quantile of cumulative bucket counts the way histogram_quantile computes it: linear inside the
-    bucket, 0 as the lowest bucket's lower bound, the largest finite bound when it falls into +Inf."""
-    bounds = sorted(cumulative)
-    if len(bounds) < 2 or not math.isinf(bounds[-1]) or not cumulative[bounds[-1]] > 0:
-        return math.nan
-    rank = q * cumulative[bounds[-1]]
-    lower, below = 0.0, 0.0
-    for bound in bounds:
-        count = cumulative[bound]
-        if count >= rank:
-            if math.isinf(bound):
-                return lower
-            return lower + (bound - lower) * ((rank - below) / (count - below)) if count > below else bound
-        lower, below = bound, count
-    return lower
+    return conclude(obs, failures, f"{render(ratio, criterion.unit)}", probe)
 
 
 def _mixed(histograms: dict[str, dict[float, float]], weights: dict[str, float]) -> dict[float, float]:
@@ -210,7 +193,7 @@ def backoff_growth(criterion: c.BackoffGrowth, ctx: GateContext) -> Observation:
         obs.no_data = True
         failures.append(f"no data: {len(attempts)} attempt(s) with backoff data, {criterion.min_attempts} needed to "
                         "judge growth")
-        return probe.finish(_verdict(obs, failures, ""))
+        return conclude(obs, failures, "", probe)
     gaps = [f"{label}={n:g}" for n in range(int(attempts[0]), int(attempts[-1])) if n not in attempts]
     if gaps:
         # Comparing attempt 3 with attempt 1 would ask x1.5 of two steps: a missing attempt is no data.
@@ -241,4 +224,4 @@ def backoff_growth(criterion: c.BackoffGrowth, ctx: GateContext) -> Observation:
                 f"{label}={names[after]}: median backoff {current:.4g} s is only x{growth:.2f} of "
                 f"{label}={names[before]}'s {previous:.4g} s (need x{criterion.min_growth:g}; step types "
                 f"{', '.join(f'{s or chr(45)}: {n} backoffs' for s, n in sorted(observations.items()))})")
-    return probe.finish(_verdict(obs, failures, "backoff grows exponentially per attempt"))
+    return conclude(obs, failures, "backoff grows exponentially per attempt", probe)

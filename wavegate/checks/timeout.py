@@ -10,9 +10,9 @@ from wavegate.checks.common import (
     _bucket_counts,
     _finite,
     _le_regex,
-    _no_data,
     _samples,
-    _verdict,
+    conclude,
+    no_data,
 )
 from wavegate.context import GateContext
 from wavegate.verdicts import Observation
@@ -30,13 +30,13 @@ def histogram_tail(criterion: c.HistogramTail, ctx: GateContext) -> Observation:
     obs.samples = _samples(probe, f"{criterion.histogram}_count", window.seconds, window.end)
     total = by_le.get(math.inf)
     if total is None:
-        return probe.finish(_no_data(obs, f"{criterion.histogram}_bucket has no series in the candidate window"))
+        return no_data(obs, f"{criterion.histogram}_bucket has no series in the candidate window", probe)
     if criterion.le not in by_le:
-        return probe.finish(_no_data(
+        return no_data(
             obs, f"{criterion.histogram} has no le=\"{criterion.le:g}\" bucket; its buckets are "
-            f"{', '.join(f'{b:g}' for b in sorted(by_le))}"))
+            f"{', '.join(f'{b:g}' for b in sorted(by_le))}", probe)
     if not _finite(total):
-        return probe.finish(_no_data(obs, f"{criterion.histogram} bucket counts are not finite ({total})"))
+        return no_data(obs, f"{criterion.histogram} bucket counts are not finite ({total})", probe)
     inf = f"sum without (le) (increase({criterion.histogram}_bucket{{le=~\"\\\\+?Inf\"}}[$W]))"
     bound = f"sum without (le) (increase({criterion.histogram}_bucket{{le=~\"{_le_regex(criterion.le)}\"}}[$W]))"
     children = probe.over(f"{inf} - {bound}", window).series
@@ -70,8 +70,8 @@ def histogram_tail(criterion: c.HistogramTail, ctx: GateContext) -> Observation:
         failures.append(f"{above:.6g} of {total:.6g} observations took longer than {criterion.le:g} s")
         obs.worst = worst[1] if worst else None
     if not failures and not total > 0:
-        return probe.finish(_no_data(obs, f"{criterion.histogram} recorded no observations in the window"))
-    return probe.finish(_verdict(obs, failures, f"no observation above {criterion.le:g} s"))
+        return no_data(obs, f"{criterion.histogram} recorded no observations in the window", probe)
+    return conclude(obs, failures, f"no observation above {criterion.le:g} s", probe)
 
 
 def series_tracked(criterion: c.SeriesTracked, ctx: GateContext) -> Observation:
@@ -100,6 +100,6 @@ def series_tracked(criterion: c.SeriesTracked, ctx: GateContext) -> Observation:
         if empty:
             failures.append(f"Prometheus series of {criterion.metric} without {', '.join(empty)}: {series.describe()}")
             break
-    return probe.finish(_verdict(obs, failures, f"{criterion.metric} is exported and tracked"))
+    return conclude(obs, failures, f"{criterion.metric} is exported and tracked", probe)
 
 
