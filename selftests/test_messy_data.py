@@ -49,7 +49,9 @@ def worker(instance: str = "worker-1", **options: object) -> Target:
 
 C0, C1 = CANDIDATE
 B0 = C0 - HOUR
-FAILED_BEFORE_CANDIDATE = [(C0 - 120, C0 + 30)]  # failed scrapes right across the candidate's start
+# Failed scrapes for 6 minutes right across the candidate's start: longer than the 5-minute lookback of an
+# instant selector, which is how backfilled history shows what staleness markers do to a live one.
+FAILED_BEFORE_CANDIDATE = [(C0 - 360, C0 + 15)]
 LATENCY = (0.05, 0.2, 0.3, 0.2, 0.1, 0.08, 0.04, 0.02, 0.006, 0.003, 0.001, 0.0)
 
 
@@ -80,7 +82,25 @@ Q = "memory.queue_bounded"
 G = "availability.graceful_degradation"
 B = "retry.backoff_exponential"
 
+SIX_WAYS_GAP = [(C0 + 600, C0 + 600 + 324)]  # both workers unobserved for 9 % of the candidate hour
+
 CASES: dict[str, Case] = {
+    # --- the wave that once passed all 23 criteria with exit 0 ------------------------------------------
+    "a_wave_bad_in_six_ways_at_once_is_blocked_six_times": Case(
+        Scenario("six", (T, E, H, S, U, M),
+                 targets=fleet(**{"gateway-0": gateway(failed=FAILED_BEFORE_CANDIDATE),
+                                  "gateway-1": gateway("gateway-1", failed=FAILED_BEFORE_CANDIDATE),
+                                  "worker-0": worker("worker-0", gaps=SIX_WAYS_GAP),
+                                  "worker-1": worker(gaps=SIX_WAYS_GAP)}),
+                 gateway_rate=both(10, 5), gateway_5xx=both(0.02, 0.024),
+                 step_children=[{"step_type": "http"}, {"step_type": "llm"}], step_child_born={"llm": C0 + 900},
+                 hangs=[Hang(C0 + 1800, 2, "llm")], memory=leak,
+                 retries=[RetryPair("network_error", "http", True, both(2.0, 2.0), both(0.85, 0.95)),
+                          RetryPair("system_overload", "http", True, both(0.0, 8.0), both(0.3, 0.3),
+                                    born=C0 + 300)]),
+        {T: "failed", E: "failed", H: "failed", S: "failed", U: "failed", M: "failed"},
+        {T: ("gateway_http_requests_total",), E: ("gateway",), H: ("llm",), S: ("not above",),
+         U: ("job=worker",), M: ("worker-1",)}),
     # --- failed scrapes, staleness and gaps at window edges -----------------------------------------
     "throughput_halved_behind_failed_scrapes_at_the_candidate_start": Case(
         Scenario("t1", (T, E), targets=fleet(**{"gateway-0": gateway(failed=FAILED_BEFORE_CANDIDATE),
