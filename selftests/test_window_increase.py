@@ -13,11 +13,14 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from harness import History, MetricsEndpoint, PrometheusServer
 
-from wavegate.context import expand
+from wavegate.context import Probe, expand
+from wavegate.prometheus import PrometheusClient
+from wavegate.settings import PrometheusSettings, Window
 
 STEP = 15.0
 W = 3600.0
@@ -69,6 +72,10 @@ class Shapes:
             "recreated_after_gap": _steady(early, s + 600, 400) + _steady(s + 2400, e + 600, 0.0),
             # Scraped once inside the window (born there): its one value is its increase.
             "one_sample": [(s + 900, 4.0)],
+            # Unscraped for 12 minutes across the window start, then a restart inside the window: increase()
+            # sees neither the growth across the gap nor extrapolates over it.
+            "gap_then_restart": [p for p in _steady(early, s + 1800, 3000) if not s - 360 < p[0] < s + 360]
+            + _steady(s + 1800 + STEP, e + 600, 0.0),
         }
 
     def history(self) -> History:
@@ -112,6 +119,29 @@ def test_a_counter_reset_inside_the_window_counts_within_one_scrape_of_the_truth
     got = _gate_values(prometheus, world.end)
     # increase() extrapolates to the window's edges: at most about one scrape's increase at each edge.
     assert abs(got[shape] - world.truth(shape)) <= 2 * PER_STEP, (shape, got[shape], world.truth(shape))
+
+
+def _probe(prometheus: PrometheusServer) -> Probe:
+    client = PrometheusClient(PrometheusSettings(url=prometheus.url))
+    return Probe(SimpleNamespace(prometheus=client))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("shape", [*EXACT, "restart_inside", "recreated_after_gap", "gap_then_restart"])
+def test_the_gate_counts_every_shape_exactly_with_raw_samples_for_series_that_reset(
+        shapes: tuple[Shapes, PrometheusServer], shape: str) -> None:
+    world, prometheus = shapes
+    window = Window("candidate", datetime.fromtimestamp(world.start, UTC), datetime.fromtimestamp(world.end, UTC))
+    result = _probe(prometheus).over("sum by (shape) (increase(shape_events_total[$W]))", window)
+    got = {s.labels["shape"]: s.value for s in result.series}
+    assert got[shape] == pytest.approx(world.truth(shape), abs=1e-9), (shape, got[shape], world.truth(shape))
+
+
+def test_prometheus_increase_alone_misses_the_growth_across_a_gap_before_a_restart(
+        shapes: tuple[Shapes, PrometheusServer]) -> None:
+    # Why series that reset are walked from raw samples: increase() only sees samples inside the window.
+    world, prometheus = shapes
+    got = _gate_values(prometheus, world.end)["gap_then_restart"]
+    assert got < world.truth("gap_then_restart") - 30 * PER_STEP
 
 
 def test_failed_scrapes_before_the_window_do_not_count_the_lifetime_total(

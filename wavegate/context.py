@@ -6,7 +6,9 @@ warnings) as evidence.
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -88,8 +90,52 @@ class Probe:
         return result
 
     def over(self, template: str, window: Window, *, until: datetime | None = None) -> QueryResult:
-        """Run `template` with $W replaced by the window's range, at the window's end (or `until`)."""
-        return self.at(expand(template, window.seconds), until or window.end)
+        """Run `template` with $W replaced by the window's range, at the window's end (or `until`).
+
+        A template that sums one counter's increase (`sum [by|without (...)] (increase(sel[$W]))`) is computed
+        exactly (see `increases`); any other template runs as PromQL with window_increase (Prometheus'
+        increase() for series that reset inside the window)."""
+        aggregate = _SUM_OF_INCREASE.fullmatch(template.strip())
+        if aggregate is None or until is not None:
+            return self.at(expand(template, window.seconds), until or window.end)
+        mode, labels, selector = aggregate.group("mode"), aggregate.group("labels"), aggregate.group("selector")
+        keys = [label.strip() for label in (labels or "").split(",") if label.strip()]
+        groups: dict[tuple[tuple[str, str], ...], float] = {}
+        for series_labels, value in self.increases(selector, window):
+            if mode == "by":
+                key = tuple((k, series_labels.get(k, "")) for k in keys if series_labels.get(k, ""))
+            elif mode == "without":
+                key = tuple(sorted((k, v) for k, v in series_labels.items() if k not in keys and k != "__name__"))
+            else:
+                key = ()
+            groups[key] = groups.get(key, 0.0) + value
+        series = tuple(Series(dict(key), value) for key, value in groups.items())
+        shown = template.replace("$W", format_duration(window.seconds))
+        return QueryResult(f"{shown} (exact window increase)", window.end, series, ())
+
+    def increases(self, selector: str, window: Window) -> list[tuple[dict[str, str], float]]:
+        """Each series' increase over the window by the documented rule, exactly: one PromQL query answers
+        the series without a reset inside the window (and those born in it); the raw samples of the series
+        that reset inside it (a restart, a re-created child: rare) are walked here, from the last sample
+        before the window (looked for over one window length), a drop counting as a restart from 0."""
+        w = format_duration(window.seconds)
+        exact = self.at(exact_increase(selector, w), window.end)
+        found = [(dict(s.labels), s.value) for s in exact.series]
+        resets = self.at(f"resets({selector}[{w}]) > 0", window.end).series
+        if not resets:
+            return found
+        start, end = window.start.timestamp(), window.end.timestamp()
+        wanted = {_identity(s.labels) for s in resets}
+        batches: dict[tuple[tuple[str, str], ...], None] = {}
+        for s in resets:
+            batches[_batch(s.labels)] = None
+        for batch in batches:
+            extra = ", ".join(f'{k}="{_escape(v)}"' for k, v in batch)
+            for raw in self.samples(_with_matchers(selector, extra), window, before=window.seconds):
+                labels = {k: v for k, v in raw.labels.items() if k != "__name__"}
+                if _identity(labels) in wanted:
+                    found.append((labels, walk_increase(raw.points, start, end, window.seconds)))
+        return found
 
     def samples(self, selector: str, window: Window, *, before: float = 0.0) -> list[RangeSeries]:
         """The raw samples of `selector` in the window, plus `before` seconds ahead of its start; kept as
@@ -148,6 +194,61 @@ def window_increase(selector: str, window: str) -> str:
     steady = f"resets({selector}[{window}]) == 0"
     return (f"((({last} - {before}) and ({steady}) and (min_over_time({selector}[{window}]) >= {before}))"
             f" or ({last} and ({steady})) or increase({selector}[{window}]))")
+
+
+def exact_increase(selector: str, window: str) -> str:
+    """The exact branches of window_increase: series without a reset inside the window."""
+    last = f"last_over_time({selector}[{window}])"
+    before = f"last_over_time({selector}[{window}] offset {window})"
+    steady = f"resets({selector}[{window}]) == 0"
+    return (f"(({last} - {before}) and ({steady}) and (min_over_time({selector}[{window}]) >= {before}))"
+            f" or ({last} and ({steady}))")
+
+
+def walk_increase(points: Sequence[tuple[float, float]], start: float, end: float, lookback: float) -> float:
+    """A counter's increase over (start, end] from its raw samples: from its last sample at or before the
+    start (within `lookback`; none: it was born inside and starts from 0), each step adding the growth, or
+    the new value after a drop (a restart from 0). NaN samples are skipped."""
+    value: float | None = None
+    total = 0.0
+    for t, v in points:
+        if not math.isfinite(v) or t > end or t < start - lookback:
+            continue
+        if t <= start:
+            value = v
+            continue
+        if value is None:
+            value = 0.0
+        total += v - value if v >= value else v
+        value = v
+    return total
+
+
+_SUM_OF_INCREASE = re.compile(
+    r"sum\s*(?:(?P<mode>by|without)\s*\((?P<labels>[^()]*)\)\s*)?\(\s*increase\(\s*"
+    r"(?P<selector>[a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^{}]*\})?)\s*\[\$W\]\s*\)\s*\)")
+
+
+def _identity(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, v) for k, v in labels.items() if k != "__name__"))
+
+
+def _batch(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """Series fetched together: a restart resets every series of an instance, so one query per instance."""
+    if labels.get("job") and labels.get("instance"):
+        return (("job", labels["job"]), ("instance", labels["instance"]))
+    return _identity(labels)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _with_matchers(selector: str, matchers: str) -> str:
+    if selector.endswith("}"):
+        inner = selector[selector.index("{") + 1:-1].strip()
+        return f"{selector[:selector.index('{')]}{{{inner + ', ' if inner else ''}{matchers}}}"
+    return f"{selector}{{{matchers}}}"
 
 
 def expand(template: str, seconds: float) -> str:

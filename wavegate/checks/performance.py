@@ -123,8 +123,9 @@ def latency_increase(criterion: c.LatencyIncrease, ctx: GateContext) -> Observat
 def _mean_check(probe: Probe, ctx: GateContext, criterion: c.LatencyIncrease, histogram: str, obs: Observation,
                 baseline: dict[str, float | None], candidate: dict[str, float | None]) -> list[str]:
     key = f"{histogram} mean"
-    before, after = _compare_windows(
-        probe, ctx, f"sum(increase({histogram}_sum[$W])) / sum(increase({histogram}_count[$W]))")
+    sums = _compare_windows(probe, ctx, f"sum(increase({histogram}_sum[$W]))")
+    counts = _compare_windows(probe, ctx, f"sum(increase({histogram}_count[$W]))")
+    before, after = (s / n if s is not None and n else None for s, n in zip(sums, counts, strict=True))
     baseline[key], candidate[key] = before, after
     if before is None or after is None or before <= 0:
         obs.notes.append(f"{key}: not compared (baseline {before}, candidate {after}); the quantiles decide")

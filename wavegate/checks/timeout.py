@@ -15,6 +15,7 @@ from wavegate.checks.common import (
     no_data,
 )
 from wavegate.context import GateContext
+from wavegate.prometheus import Series
 from wavegate.verdicts import Observation
 
 # Observations "above a bound" per child are +Inf minus that bucket: both come from the same scrapes, so
@@ -39,8 +40,10 @@ def histogram_tail(criterion: c.HistogramTail, ctx: GateContext) -> Observation:
         return no_data(obs, f"{criterion.histogram} bucket counts are not finite ({total})", probe)
     inf = f"sum without (le) (increase({criterion.histogram}_bucket{{le=~\"\\\\+?Inf\"}}[$W]))"
     bound = f"sum without (le) (increase({criterion.histogram}_bucket{{le=~\"{_le_regex(criterion.le)}\"}}[$W]))"
-    children = probe.over(f"{inf} - {bound}", window).series
     counts = {tuple(sorted(s.labels.items())): s.value for s in probe.over(inf, window).series}
+    below = {tuple(sorted(s.labels.items())): s.value for s in probe.over(bound, window).series}
+    # A child whose `le` bucket has no series at all cannot be judged: its observations are not known.
+    children = [Series(dict(key), count - below.get(key, math.nan)) for key, count in counts.items()]
     obs.threshold = f"<= {criterion.max_above:g} above {criterion.le:g} s"
     failures: list[str] = []
     above = 0.0
