@@ -304,3 +304,20 @@ def test_messy_history(messy_runs: dict[str, GateRun], name: str) -> None:
 def test_every_case_fits_its_slice() -> None:
     assert CANDIDATE[1] + 600 < SLICE
     assert all(math.isfinite(len(case.expect)) and case.expect for case in CASES.values())
+
+
+def test_gate_results_carry_each_sub_series_number_and_verdict(messy_runs: dict[str, GateRun]) -> None:
+    run = messy_runs["a_wave_bad_in_six_ways_at_once_is_blocked_six_times"]
+    uptime = {m["key"]["job"]: m for m in run.record(U)["measurements"]}
+    assert set(uptime) == set(COMPONENTS)
+    assert uptime["worker"]["passed"] is False
+    assert uptime["worker"]["value"] < 0.999
+    assert uptime["router"]["passed"] is True
+    assert uptime["router"]["unit"] == "ratio"
+    memory = {m["key"]["instance"]: m for m in run.record(M)["measurements"]}
+    assert memory["worker-1"]["passed"] is False
+    assert memory["worker-0"]["passed"] is True
+    throughput = {m["key"]["counter"]: m for m in run.record(T)["measurements"]}
+    gateway = throughput["gateway_http_requests_total"]
+    assert gateway["candidate"] < gateway["baseline"]
+    assert gateway["passed"] is False

@@ -25,6 +25,8 @@ def endpoints_exported(criterion: c.EndpointsExported, ctx: GateContext) -> Obse
             observed[component] = "unreachable"
             continue
         observed[component] = f"HTTP {scrape.status}, {len(scrape.exposition.families)} families"
+        obs.measure({"component": component}, float(scrape.status), unit="HTTP status", threshold=200.0,
+                    passed=scrape.ok and not scrape.exposition.problems and bool(scrape.exposition.families))
         if not scrape.ok:
             failures.append(f"{scrape.url} answered HTTP {scrape.status}, not 200")
         elif scrape.exposition.problems:

@@ -30,6 +30,8 @@ def targets_up(criterion: c.TargetsUp, ctx: GateContext) -> Observation:
         members = by_job.get(job, [])
         up = [t for t in members if t.get("health") == "up"]
         observed[job] = f"{len(up)}/{len(members)} up"
+        obs.measure({"job": job}, float(len(up)), unit="targets up", threshold=float(len(members)),
+                    passed=bool(members) and len(up) == len(members))
         if not members:
             failures.append(f"job={job}: no active target in Prometheus (is it in the scrape config?)")
         for target in members:
@@ -62,8 +64,10 @@ def scrape_success(criterion: c.ScrapeSuccess, ctx: GateContext) -> Observation:
         elif not math.isfinite(minimum[job]):
             obs.no_data = True
             failures.append(f"job={job}: `up` is {minimum[job]} over the last {lookback} (no data)")
-        elif minimum[job] < 1:
-            failures.append(f"job={job}: at least one scrape failed in the last {lookback}")
+        else:
+            obs.measure({"job": job}, minimum[job], unit="min up", threshold=1.0, passed=minimum[job] >= 1)
+            if minimum[job] < 1:
+                failures.append(f"job={job}: at least one scrape failed in the last {lookback}")
     self_job = ctx.environment.prometheus.job
     for counter in criterion.limit_counters:
         hits = probe.at(f"sum(increase({counter}{{job=\"{self_job}\"}}[{lookback}]))", now).scalar()

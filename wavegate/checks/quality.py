@@ -100,6 +100,8 @@ def exposition_format(criterion: c.ExpositionFormat, ctx: GateContext) -> Observ
         scrape = ctx.scrape_ok(component)
         problems = list(scrape.exposition.problems) + lint(scrape.exposition)
         observed[component] = f"{len(problems)} problem(s)"
+        obs.measure({"component": component}, float(len(problems)), unit="problems", threshold=0.0,
+                    passed=not problems)
         failures += [f"{scrape.url} {problem}" for problem in problems]
     obs.observed, obs.threshold = observed, "0 parse or lint problems"
     return conclude(obs, failures, "every exposition is valid and lint-clean")
