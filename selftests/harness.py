@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -693,6 +694,7 @@ class FaultProxy(_LoopbackServer):
         reset: bool = False,
         warnings: Sequence[str] = (),
         require_headers: Mapping[str, str] | None = None,
+        drop_params: Sequence[str] = (),
     ) -> None:
         parts = upstream.removeprefix("http://").split("/", 1)[0]
         self.upstream_host, _, port = parts.partition(":")
@@ -702,6 +704,7 @@ class FaultProxy(_LoopbackServer):
         self.reset = reset
         self.warnings = list(warnings)
         self.require_headers = dict(require_headers or {})
+        self.drop_params = tuple(drop_params)  # query parameters removed before forwarding (e.g. `time`)
         self.seen: list[tuple[str, dict[str, str]]] = []
         self.faults = 0
         self._lock = threading.Lock()
@@ -729,6 +732,11 @@ class FaultProxy(_LoopbackServer):
     def _forward(self, path: str, headers: Mapping[str, str]) -> tuple[int, str, bytes]:
         # Identity encoding, so warnings can be added to the JSON without re-compressing it.
         sent = {k: v for k, v in headers.items() if k.lower() not in ("host", "accept-encoding", "connection")}
+        if self.drop_params and "?" in path:
+            route, _, query = path.partition("?")
+            kept = [(k, v) for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True)
+                    if k not in self.drop_params]
+            path = f"{route}?{urllib.parse.urlencode(kept)}"
         connection = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=30)
         try:
             connection.request("GET", path, headers=sent)

@@ -59,6 +59,7 @@ class Target:
     failed: list[tuple[float, float]] = field(default_factory=list)  # up = 0, every other series missing
     restarts: list[float] = field(default_factory=list)  # the process restarts: counters from 0
     jitter: float = 0.0  # share of the interval each timestamp may move
+    nan_start_time: list[tuple[float, float]] = field(default_factory=list)  # process_start_time_seconds is NaN
 
     def times(self, seed: int) -> list[float]:
         shaky = random.Random(f"{seed}/{self.instance}")
@@ -239,7 +240,8 @@ def _write_target(history: History, base: float, scenario: Scenario, target: Tar
     if "up" in families:
         add("up", {}, [(t, 1.0 if target.scraped(t) else 0.0) for t in times])
     if "start_time" in families:
-        gauge("process_start_time_seconds", {}, lambda t: round(base + target.started(t)))
+        gauge("process_start_time_seconds", {}, lambda t: math.nan if any(
+            a <= t < b for a, b in target.nan_start_time) else round(base + target.started(t)))
     if "memory" in families:
         memory = scenario.memory or (lambda instance, t: 200 * MIB * (1 + 0.01 * math.sin(t / 600)))
         gauge("process_resident_memory_bytes", {}, lambda t: round(memory(target.instance, t)))

@@ -525,3 +525,16 @@ def test_credentials_in_a_metrics_url_are_not_written_anywhere(healthy_world: Li
     assert_verdict(run, "coverage.endpoints_exported", "error", "***@127.0.0.1")
     written = [run.stdout, run.stderr, *(p.read_text(errors="replace") for p in run.outdir.rglob("*") if p.is_file())]
     assert not [text for text in written if PASSWORD in text or TOKEN in text]
+
+
+def test_a_proxy_that_drops_the_evaluation_time_is_an_error_not_a_comparison_of_now_with_now(
+    healthy_world: LiveWorld, edges: Path
+) -> None:
+    # Without `time`, Prometheus evaluates both windows at "now": the candidate would be compared with itself.
+    with FaultProxy(healthy_world.prometheus.url, drop_params=("time",)) as proxy:
+        env_file = environment(healthy_world, "timeless.yaml", proxy.url)
+        run = gate_in(edges, "timeless", env_file=env_file,
+                      select=pick("performance.throughput", "errors.rate_not_higher", "performance.latency_increase"))
+    assert run.ret == 6, run.tail()
+    for cid in ("performance.throughput", "errors.rate_not_higher", "performance.latency_increase"):
+        assert_verdict(run, cid, "error", "not for the requested", "time")

@@ -127,6 +127,10 @@ CASES: dict[str, Case] = {
     "healthy_throughput_across_a_restart_in_the_candidate_window": Case(
         Scenario("r1", (T, R), targets=fleet(**{"gateway-1": gateway("gateway-1", restarts=[C0 + 1200])})),
         {T: "passed", R: "failed"}, {R: ("job=gateway", "restart")}),
+    "a_nan_start_time_could_hide_a_restart_so_it_is_no_data": Case(
+        Scenario("r3", (R,), targets=fleet(**{"router-0": Target("router", "router-0",
+                                                                 nan_start_time=[(C0 + 600, C0 + 900)])})),
+        {R: "failed"}, {R: ("job=router", "NaN", "no data")}),
     "a_restart_in_the_baseline_is_not_a_candidate_restart": Case(
         Scenario("r2", (T, R), targets=fleet(**{"worker-0": worker("worker-0", restarts=[B0 + 1200])})),
         {T: "passed", R: "passed"}),

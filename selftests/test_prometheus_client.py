@@ -18,8 +18,9 @@ from wavegate.errors import ConfigError, PrometheusUnavailable, QueryFailed
 from wavegate.prometheus import PrometheusClient
 from wavegate.settings import PrometheusSettings
 
-OK = {"status": "success", "data": {"resultType": "vector", "result": [{"metric": {"job": "w"}, "value": [1, "0.5"]}]}}
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
+OK = {"status": "success",
+      "data": {"resultType": "vector", "result": [{"metric": {"job": "w"}, "value": [NOW.timestamp(), "0.5"]}]}}
 
 
 class FaultServer:
@@ -130,3 +131,12 @@ def test_the_token_is_sent_as_a_bearer_header(serve, monkeypatch: pytest.MonkeyP
     gate = client(server.url, bearer_token_env="WAVEGATE_TEST_TOKEN")
     assert gate.session.headers["Authorization"] == "Bearer t0ken"
     gate.query("up", NOW)
+
+
+def test_an_answer_for_another_time_than_asked_is_an_evaluation_error(serve) -> None:  # type: ignore[no-untyped-def]
+    # A proxy that drops `time` makes Prometheus evaluate at "now": both windows would read the same data.
+    later = {"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {"job": "w"}, "value": [NOW.timestamp() + 3600, "0.5"]}]}}
+    server = serve((200, later))
+    with pytest.raises(QueryFailed, match="time"):
+        client(server.url).query("up", NOW)

@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -72,6 +72,23 @@ class QueryResult:
 
 def _json_float(value: float) -> float | str:
     return value if math.isfinite(value) else str(value)
+
+
+def _time_mismatch(query: str, answered: float, asked: datetime) -> str:
+    return (f"Prometheus answered `{query}` for {format_time(datetime.fromtimestamp(answered, UTC))}, not for the "
+            f"requested {format_time(asked)}: something between the gate and Prometheus (a proxy, a gateway) drops "
+            "or rewrites the `time` parameter, so the windows cannot be told apart; check prometheus.url in the "
+            "environment file")
+
+
+def _check_time(raw: Any, asked: datetime, query: str) -> None:
+    """Every instant-query sample carries the evaluation time: it must be the time asked for."""
+    try:
+        answered = float(raw[0])
+    except (TypeError, ValueError, IndexError):
+        raise QueryFailed(f"Prometheus returned a malformed sample {raw!r} for `{query}`") from None
+    if abs(answered - round(asked.timestamp(), 3)) > 0.0015:
+        raise QueryFailed(_time_mismatch(query, answered, asked))
 
 
 def _parse_value(raw: Any, query: str) -> float:
@@ -202,8 +219,10 @@ class PrometheusClient:
                 labels = item.get("metric", {}) if isinstance(item, dict) else None
                 if not isinstance(labels, dict):
                     raise QueryFailed(f"Prometheus returned a malformed vector element for `{promql}`")
+                _check_time(item.get("value"), at, promql)
                 series.append(Series(labels, _parse_value(item.get("value"), promql)))
         elif kind == "scalar":
+            _check_time(result, at, promql)
             series.append(Series({}, _parse_value(result, promql)))
         else:
             raise QueryFailed(f"`{promql}` returned a {kind}; the gate expects an instant vector or scalar")
@@ -215,7 +234,11 @@ class PrometheusClient:
         timestamps, staleness markers left out, ordinary NaN kept), and Prometheus' warnings."""
         promql = f"{selector}[{format_duration(range_seconds)}]"
         body = self._get("/api/v1/query", {"query": promql, "time": f"{at.timestamp():.3f}"})
-        return self._matrix(body, promql), tuple(str(w) for w in body.get("warnings") or ())
+        matrix = self._matrix(body, promql)
+        latest = max((s.points[-1][0] for s in matrix if s.points), default=None)
+        if latest is not None and latest > at.timestamp() + 0.0015:
+            raise QueryFailed(_time_mismatch(promql, latest, at))
+        return matrix, tuple(str(w) for w in body.get("warnings") or ())
 
     def query_range(self, promql: str, start: datetime, end: datetime, step: float) -> list[RangeSeries]:
         """Evaluate `promql` every `step` seconds from `start` to `end`; NaN and ±Inf samples are kept."""

@@ -82,15 +82,22 @@ def _at(seconds: float) -> datetime:
 
 def _restarts(ctx: GateContext, probe: Probe, metric: str, window: Window,
               obs: Observation) -> tuple[dict[str, list[timeline.Restart]], list[str]]:
-    """Process starts per job inside the window, and the jobs without any sample of `metric` (no data)."""
+    """Process starts per job inside the window, and why a job cannot be judged (no sample of `metric` in
+    the window, or a NaN start time: a restart could hide behind it): those are no data."""
     raw = _by_job(probe.samples(f"{metric}{{{ctx.jobs_matcher()}}}", window, before=window.seconds))
     start, end = window.start.timestamp(), window.end.timestamp()
     expected = ctx.environment.prometheus.scrape_interval
-    found, missing = {}, []
+    found: dict[str, list[timeline.Restart]] = {}
+    missing: list[str] = []
     for job in ctx.component_jobs.values():
         instances = raw.get(job, {})
         if not any(start <= t <= end for points in instances.values() for t, _ in points):
-            missing.append(job)
+            missing.append(f"job={job}: no {metric} samples in the window (no data)")
+            continue
+        unreadable = sorted(instance for instance, points in instances.items()
+                            if any(start <= t <= end and not math.isfinite(v) for t, v in points))
+        if unreadable:
+            missing.append(f"job={job}: {metric} is NaN on {', '.join(unreadable)} in the window (no data)")
             continue
         interval = timeline.job_interval(instances.values(), expected)
         found[job] = timeline.restarts(instances, start, end, interval)
@@ -115,9 +122,9 @@ def no_restarts(criterion: c.NoRestarts, ctx: GateContext) -> Observation:
         "added while the others go on (scale-out) is not a restart.")
     found, missing = _restarts(ctx, probe, criterion.metric, window, obs)
     failures = []
-    for job in missing:
+    if missing:
         obs.no_data = True
-        failures.append(f"job={job}: no {criterion.metric} samples in the window (no data)")
+        failures += missing
     failures += [_describe_restarts(job, events) for job, events in found.items() if events]
     obs.observed = {job: len(events) for job, events in found.items()}
     return conclude(obs, failures, "no component restarted", probe)
@@ -200,7 +207,7 @@ def graceful_degradation(criterion: c.GracefulDegradation, ctx: GateContext) -> 
     found_restarts, missing = _restarts(ctx, probe, criterion.restarts_metric, window, obs)
     if missing:
         obs.no_data = True
-        failures.append(f"no {criterion.restarts_metric} samples for job(s) {', '.join(missing)} (no data)")
+        failures += missing
     failures += [_describe_restarts(job, events) + " while pools were critical"
                  for job, events in found_restarts.items() if events]
     total = sum(len(found) for found in episodes.values())
