@@ -39,14 +39,7 @@ def _steady(start: float, end: float, value: float = 0.0, per_step: float = PER_
 def _truth(points: list[tuple[float, float]], start: float, end: float) -> float:
     """Increase from the value at `start` (last sample at or before it within W; 0 if none) to the value at
     `end`, a drop counted as a restart from 0."""
-    before = [v for t, v in points if start - W <= t <= start]
-    value = before[-1] if before else 0.0
-    total = 0.0
-    for t, v in points:
-        if start < t <= end:
-            total += v - value if v >= value else v
-            value = v
-    return total
+    return _truth_over(points, start, end, W)
 
 
 class Shapes:

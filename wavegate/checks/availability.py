@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from wavegate import criteria as c
 from wavegate import timeline
 from wavegate.checks.common import conclude, no_data
-from wavegate.context import GateContext, Probe
+from wavegate.context import GateContext, Probe, walk_increase
 from wavegate.prometheus import RangeSeries
 from wavegate.settings import Window, format_duration, format_time
 from wavegate.verdicts import Observation
@@ -143,24 +143,6 @@ def _episodes(points: list[tuple[float, float]], critical: float, interval: floa
     return episodes
 
 
-def _counter_increase(points: list[tuple[float, float]], start: float, end: float) -> float:
-    """A counter's increase from its value at `start` (its last sample at or before; 0 when it was born
-    later) to its value at `end`, resets added back (a drop means it restarted from 0)."""
-    value: float | None = None
-    total = 0.0
-    for t, v in points:
-        if not math.isfinite(v) or t > end:
-            continue
-        if t <= start:
-            value = v
-            continue
-        if value is None:
-            value = 0.0
-        total += v - value if v >= value else v
-        value = v
-    return total
-
-
 def graceful_degradation(criterion: c.GracefulDegradation, ctx: GateContext) -> Observation:
     probe, window = ctx.probe(), ctx.environment.candidate
     obs = Observation(passed=True, summary="", window=window)
@@ -196,7 +178,7 @@ def graceful_degradation(criterion: c.GracefulDegradation, ctx: GateContext) -> 
     for (pool, instance), found in episodes.items():
         for begin, finish in found:
             # A rejection counted at the first scrape after the episode still belongs to it.
-            rejected = sum(_counter_increase(points, begin - interval, finish + interval)
+            rejected = sum(walk_increase(points, begin - interval, finish + interval, math.inf)
                            for points in counters.get((pool, instance), []))
             obs.measure({"resource_pool": pool, "instance": instance, "episode": format_time(_at(begin))},
                         rejected, unit="rejections", passed=rejected > 0)
