@@ -93,6 +93,10 @@ def test_a_bad_command_line_window_names_the_option_and_the_forms() -> None:
         (("start: 2026-11-17T00:00:00Z", "start: 2026-11-17T00:00:00"), "has no UTC offset"),
         (("scrape_interval: 15s", "scrape_interval: often"), "prometheus.scrape_interval"),
         (("  worker:  {metrics_url: http://127.0.0.1:9092/metrics, job: worker}\n", ""), "missing worker"),
+        (("scrape_interval: 15s", "scrape_interval: 15s\n  selector: 'env=\"prod\" cluster'"), "prometheus.selector"),
+        (("scrape_interval: 15s", "scrape_interval: 15s\n  selector: {job: router}"), "the gate chooses job"),
+        (("scrape_interval: 15s", "scrape_interval: 15s\n  selector: {env: [prod]}"), "must be a string"),
+        (("scrape_interval: 15s", "scrape_interval: 15s\n  selector: 'env=~\"(\"'"), "illegal regex"),
     ],
 )
 def test_an_invalid_environment_names_the_file_and_the_field(

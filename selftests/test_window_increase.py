@@ -20,6 +20,7 @@ from harness import History, MetricsEndpoint, PrometheusServer
 
 from wavegate.context import Probe, expand
 from wavegate.prometheus import PrometheusClient
+from wavegate.promql import Scope
 from wavegate.settings import PrometheusSettings, Window
 
 STEP = 15.0
@@ -116,7 +117,8 @@ def test_a_counter_reset_inside_the_window_counts_within_one_scrape_of_the_truth
 
 def _probe(prometheus: PrometheusServer) -> Probe:
     client = PrometheusClient(PrometheusSettings(url=prometheus.url))
-    return Probe(SimpleNamespace(prometheus=client))  # type: ignore[arg-type]
+    # No environment: nothing to scope the queries to.
+    return Probe(SimpleNamespace(prometheus=client, scope=Scope({})))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("shape", [*EXACT, "restart_inside", "recreated_after_gap", "gap_then_restart"])

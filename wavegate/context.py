@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from wavegate import promql
 from wavegate.criteria import Contract
 from wavegate.endpoints import Scrape, fetch
 from wavegate.errors import EvaluationError, ScrapeFailed
@@ -35,6 +36,14 @@ class GateContext:
     @property
     def component_jobs(self) -> dict[str, str]:
         return {name: c.job for name, c in self.environment.components.items()}
+
+    @property
+    def scope(self) -> promql.Scope:
+        """The environment's series in a (possibly shared) Prometheus; every query goes through it."""
+        settings = self.environment.prometheus
+        owners = {metric: component for component, metrics in self.contract.components.items()
+                  for metric in metrics if component in self.component_jobs}
+        return promql.Scope(self.component_jobs, settings.selector, owners, settings.job, settings.self_selector)
 
     def jobs_matcher(self, jobs: list[str] | None = None) -> str:
         """`job=~"router|gateway|worker"` for the environment's component jobs (or `jobs`)."""
@@ -84,10 +93,17 @@ class Probe:
         self.results: list[QueryResult] = []
         self.raw_samples = 0
 
-    def at(self, promql: str, moment: datetime) -> QueryResult:
-        result = self.context.prometheus.query(promql, moment)
+    def at(self, query: str, moment: datetime) -> QueryResult:
+        """The query, scoped to the environment (see promql.Scope), evaluated at `moment`."""
+        result = self.context.prometheus.query(self.scope(query), moment)
         self.results.append(result)
         return result
+
+    def scope(self, query: str, *, window: str = promql.WINDOW) -> str:
+        try:
+            return self.context.scope.apply(query, window=window)
+        except promql.PromQLError as exc:
+            raise EvaluationError(f"cannot scope the query to the environment: {exc}") from None
 
     def over(self, template: str, window: Window, *, until: datetime | None = None) -> QueryResult:
         """Run `template` with $W replaced by the window's range, at the window's end (or `until`).
@@ -95,13 +111,12 @@ class Probe:
         A template that sums one counter's increase (`sum [by|without (...)] (increase(sel[$W]))`) is computed
         exactly (see `increases`); any other template runs as PromQL with window_increase (Prometheus'
         increase() for series that reset inside the window)."""
-        aggregate = _SUM_OF_INCREASE.fullmatch(template.strip())
+        aggregate = promql.sum_of_increase(template)
         if aggregate is None or until is not None:
             return self.at(expand(template, window.seconds), until or window.end)
-        mode, labels, selector = aggregate.group("mode"), aggregate.group("labels"), aggregate.group("selector")
-        keys = [label.strip() for label in (labels or "").split(",") if label.strip()]
+        mode, keys = aggregate.mode, aggregate.labels
         groups: dict[tuple[tuple[str, str], ...], float] = {}
-        for series_labels, value in self.increases(selector, window):
+        for series_labels, value in self.increases(aggregate.selector, window):
             if mode == "by":
                 key = tuple((k, series_labels.get(k, "")) for k in keys if series_labels.get(k, ""))
             elif mode == "without":
@@ -110,7 +125,7 @@ class Probe:
                 key = ()
             groups[key] = groups.get(key, 0.0) + value
         series = tuple(Series(dict(key), value) for key, value in groups.items())
-        shown = template.replace("$W", format_duration(window.seconds))
+        shown = self.scope(template, window=format_duration(window.seconds))
         return QueryResult(f"{shown} (exact window increase)", window.end, series, ())
 
     def increases(self, selector: str, window: Window) -> list[tuple[dict[str, str], float]]:
@@ -130,8 +145,7 @@ class Probe:
         for s in resets:
             batches[_batch(s.labels)] = None
         for batch in batches:
-            extra = ", ".join(f'{k}="{_escape(v)}"' for k, v in batch)
-            for raw in self.samples(_with_matchers(selector, extra), window, before=window.seconds):
+            for raw in self.samples(promql.add_matchers(selector, dict(batch)), window, before=window.seconds):
                 labels = {k: v for k, v in raw.labels.items() if k != "__name__"}
                 if _identity(labels) in wanted:
                     found.append((labels, walk_increase(raw.points, start, end, window.seconds)))
@@ -141,6 +155,7 @@ class Probe:
         """The raw samples of `selector` in the window, plus `before` seconds ahead of its start; kept as
         evidence by their query and counts (not every sample)."""
         seconds = window.seconds + before
+        selector = self.scope(selector)
         series, warnings = self.context.prometheus.samples(selector, seconds, window.end)
         count = sum(len(s.points) for s in series)
         # Evidence: one row per series with its number of samples (a week of raw samples is too much to keep).
@@ -170,9 +185,6 @@ def promql_alternatives(values: list[str]) -> str:
     """`a|b|c` matching exactly these values, escaped for a regex inside a PromQL double-quoted string."""
     # re.escape writes `\-` for `-`, which PromQL's string parser rejects: double every backslash.
     return "|".join(re.escape(value) for value in values).replace("\\", "\\\\")
-
-
-_INCREASE = re.compile(r"increase\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^{}]*\})?)\s*\[\$W\]\s*\)")
 
 
 def window_increase(selector: str, window: str) -> str:
@@ -224,11 +236,6 @@ def walk_increase(points: Sequence[tuple[float, float]], start: float, end: floa
     return total
 
 
-_SUM_OF_INCREASE = re.compile(
-    r"sum\s*(?:(?P<mode>by|without)\s*\((?P<labels>[^()]*)\)\s*)?\(\s*increase\(\s*"
-    r"(?P<selector>[a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^{}]*\})?)\s*\[\$W\]\s*\)\s*\)")
-
-
 def _identity(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, v) for k, v in labels.items() if k != "__name__"))
 
@@ -240,20 +247,7 @@ def _batch(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return _identity(labels)
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _with_matchers(selector: str, matchers: str) -> str:
-    if selector.endswith("}"):
-        inner = selector[selector.index("{") + 1:-1].strip()
-        return f"{selector[:selector.index('{')]}{{{inner + ', ' if inner else ''}{matchers}}}"
-    return f"{selector}{{{matchers}}}"
-
-
 def expand(template: str, seconds: float) -> str:
     """The template with every `increase(sel[$W])` made a window increase (see window_increase) and $W set
     to the window's range."""
-    window = format_duration(seconds)
-    expanded = _INCREASE.sub(lambda match: window_increase(match.group(1), window), template)
-    return expanded.replace("$W", window)
+    return promql.expand(template, format_duration(seconds), window_increase)

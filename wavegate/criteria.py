@@ -10,13 +10,27 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from wavegate import promql
 from wavegate.errors import CriteriaError
 from wavegate.settings import Duration, describe_validation_error, read_yaml
 
 AREAS = ("memory", "timeout", "retry", "availability", "coverage", "integration", "quality", "performance", "errors")
 Severity = Literal["blocker", "critical", "major", "minor", "trivial"]
+
+
+def _promql(value: str) -> str:
+    """PromQL the gate can parse, scope and render; `$W` stands for the window's range."""
+    try:
+        return promql.check(value)
+    except promql.PromQLError as exc:
+        raise ValueError(f"{exc}; the gate rewrites every query with a PromQL parser, so it must parse") from None
+
+
+# A PromQL expression or selector in a criteria file: parsed when the file is loaded (a configuration error,
+# exit 4, names the criterion), scoped to the environment when it is sent.
+PromQL = Annotated[str, AfterValidator(_promql)]
 
 
 class _Strict(BaseModel):
@@ -81,7 +95,7 @@ class _Criterion(_Strict):
 
 class QueueBound(_Criterion):
     kind: Literal["queue_bound"]
-    metric: str = Field(description="The queue depth gauge.")
+    metric: PromQL = Field(description="The queue depth gauge.")
     group_label: str = Field(description="The label that names a pool.")
     limits: dict[str, float] = Field(description="max_queue_size per pool.")
     default_limit: float | None = Field(
@@ -90,7 +104,7 @@ class QueueBound(_Criterion):
 
 class MemoryBound(_Criterion):
     kind: Literal["memory_bound"]
-    metric: str = Field(description="The resident memory gauge, per job.")
+    metric: PromQL = Field(description="The resident memory gauge, per job.")
     ceiling_bytes: float = Field(gt=0, description="Highest allowed resident memory of one component.")
     max_growth: float = Field(ge=0, description="Allowed growth, last-quarter average over first-quarter average.")
 
@@ -111,16 +125,16 @@ class SeriesTracked(_Criterion):
 
 class RetrySuccessRate(_Criterion):
     kind: Literal["retry_success_rate"]
-    gauge: str = Field(description="Success-rate gauge (0..1) per error_code and step_type.")
-    attempts: str = Field(description="Retry attempts counter, used to weight the per-series rates.")
+    gauge: PromQL = Field(description="Success-rate gauge (0..1) per error_code and step_type.")
+    attempts: PromQL = Field(description="Retry attempts counter, used to weight the per-series rates.")
     minimum: float = Field(gt=0, le=1, description="The weighted rate must be above this.")
     beat_baseline: bool = Field(True, description="Also above the baseline's rate when the baseline has one.")
 
 
 class RatioBelow(_Criterion):
     kind: Literal["ratio_below"]
-    numerator: str = Field(description="PromQL; $W is replaced by the window's range.")
-    denominator: str = Field(description="PromQL; $W is replaced by the window's range.")
+    numerator: PromQL = Field(description="PromQL; $W is replaced by the window's range.")
+    denominator: PromQL = Field(description="PromQL; $W is replaced by the window's range.")
     maximum: float = Field(description="numerator / denominator must be below this.")
     unit: str = Field("ratio", description="Unit shown with the values.")
 
@@ -143,15 +157,15 @@ class Uptime(_Criterion):
 
 class NoRestarts(_Criterion):
     kind: Literal["no_restarts"]
-    metric: str = Field(description="Process start time gauge.")
+    metric: PromQL = Field(description="Process start time gauge.")
 
 
 class GracefulDegradation(_Criterion):
     kind: Literal["graceful_degradation"]
-    status_metric: str = Field(description="Overload status gauge per pool.")
+    status_metric: PromQL = Field(description="Overload status gauge per pool.")
     critical_value: float = Field(description="Status value meaning critical.")
-    rejections: str = Field(description="Queue rejections counter per pool.")
-    restarts_metric: str = Field(description="Process start time gauge.")
+    rejections: PromQL = Field(description="Queue rejections counter per pool.")
+    restarts_metric: PromQL = Field(description="Process start time gauge.")
     vacuous: Literal["pass", "fail"] = Field(description="Verdict when no pool was ever critical.")
 
 
@@ -215,8 +229,8 @@ class EndpointLatency(_Criterion):
 
 
 class RatioQuery(_Strict):
-    numerator: str = Field(description="PromQL; $W is replaced by the window's range.")
-    denominator: str = Field(description="PromQL; $W is replaced by the window's range.")
+    numerator: PromQL = Field(description="PromQL; $W is replaced by the window's range.")
+    denominator: PromQL = Field(description="PromQL; $W is replaced by the window's range.")
 
 
 class ErrorRatio(_Criterion):
@@ -228,8 +242,8 @@ class ErrorRatio(_Criterion):
 Criterion = Annotated[
     QueueBound | MemoryBound | HistogramTail | SeriesTracked | RetrySuccessRate | RatioBelow | BackoffGrowth
     | Uptime | NoRestarts | GracefulDegradation | EndpointsExported | RequiredMetrics | RequiredLabels
-    | TargetsUp | ScrapeSuccess | LabelCardinality | MetricTypes | ExpositionFormat | LatencyIncrease
-    | Throughput | EndpointLatency | ErrorRatio,
+    | TargetsUp | ScrapeSuccess | LabelCardinality | MetricTypes | ExpositionFormat
+    | LatencyIncrease | Throughput | EndpointLatency | ErrorRatio,
     Field(discriminator="kind"),
 ]
 KINDS = tuple(

@@ -25,47 +25,12 @@ from pydantic import (
     model_validator,
 )
 
+from wavegate.durations import format_duration as format_duration
+from wavegate.durations import parse_duration as parse_duration
 from wavegate.errors import ConfigError
+from wavegate.promql import LabelMatcher, PromQLError, equality_matchers, parse_matchers
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 REQUIRED_COMPONENTS = ("router", "gateway", "worker")
-
-
-def parse_duration(value: object) -> float:
-    """Seconds in a Prometheus-style duration such as `15s`, `1h30m` or `7d`; plain numbers are seconds."""
-    if isinstance(value, bool):
-        raise ValueError("a duration is a string such as 15s, 5m or 7d")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and value.strip():
-        text = value.strip()
-        position, seconds = 0, 0.0
-        for match in _DURATION.finditer(text):
-            if match.start() != position:
-                break
-            seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-            position = match.end()
-        if position != len(text):
-            raise ValueError(f"{value!r} is not a duration; write it like 15s, 5m, 1h30m or 7d")
-    else:
-        raise ValueError("a duration is a string such as 15s, 5m or 7d")
-    if seconds < 0:
-        raise ValueError("a duration cannot be negative")
-    return seconds
-
-
-def format_duration(seconds: float) -> str:
-    """The shortest exact Prometheus duration for `seconds` (whole milliseconds), e.g. 7d, 1h30m, 15s."""
-    millis = round(seconds * 1000)
-    if millis <= 0:
-        return "0s"
-    parts = []
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
-        count, millis = divmod(millis, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts)
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -172,9 +137,42 @@ def _check_http_url(value: str) -> str:
     return value
 
 
+def _selector(value: object) -> tuple[LabelMatcher, ...]:
+    """Label matchers from a mapping (`{env: prod}`, equality) or a PromQL matcher string."""
+    if value is None:
+        return ()
+    try:
+        if isinstance(value, dict):
+            matchers = equality_matchers(value)
+        elif isinstance(value, str):
+            matchers = parse_matchers(value)
+        else:
+            raise ValueError("write label matchers as a mapping ({env: prod}) or a string ('env=\"prod\"')")
+    except PromQLError as exc:
+        raise ValueError(str(exc)) from None
+    for matcher in matchers:
+        if matcher.op in ("=~", "!~"):
+            try:
+                re.compile(matcher.value)
+            except re.error as exc:
+                raise ValueError(f"{matcher.render()}: not a regular expression ({exc})") from None
+        if matcher.name in ("job", "__name__"):
+            raise ValueError(f"{matcher.render()}: the gate chooses {matcher.name} itself (a component's job comes "
+                             "from components.<name>.job, Prometheus' own from prometheus.job); leave it out")
+    return matchers
+
+
+Selector = Annotated[tuple[LabelMatcher, ...], BeforeValidator(_selector)]
+
+
 class PrometheusSettings(_Strict):
     url: str = Field(description="Base URL of any Prometheus-compatible HTTP API.")
     job: str = Field("prometheus", description="The scrape job of Prometheus itself.")
+    selector: Selector = Field(
+        (), description="Label matchers of this environment in a shared Prometheus, added to every selector of "
+        "the components' metrics, e.g. {env: prod} or 'env=\"prod\", cluster=~\"eu-.*\"'.")
+    self_selector: Selector = Field(
+        (), description="Label matchers added to Prometheus' own series (its job's `up`, prometheus_*).")
     scrape_interval: Duration = Field(15.0, description="Interval the history was scraped at.")
     timeout: Duration = Field(30.0, description="Timeout of one HTTP request to Prometheus.")
     headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers, e.g. X-Scope-OrgID.")

@@ -7,6 +7,7 @@ import re
 from typing import Any, TypeGuard
 
 from wavegate import criteria as c
+from wavegate import promql
 from wavegate.context import GateContext, Probe
 from wavegate.endpoints import Scrape
 from wavegate.errors import ScrapeFailed
@@ -112,9 +113,6 @@ def _required_in_scrapes(ctx: GateContext) -> list[tuple[str, str, c.MetricSpec,
     return [(component, name, spec, ctx.scrape_ok(component)) for component, name, spec in ctx.contract.required()]
 
 
-_FAMILY = re.compile(r"increase\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)")
-
-
 def _counted(probe: Probe, expression: str, window: Window, obs: Observation) -> float | None:
     """The value of a counter expression over the window, 0 when its counter family has series but none
     with the selected label values (a gateway that served no 5xx at all); None when the family has no
@@ -122,11 +120,11 @@ def _counted(probe: Probe, expression: str, window: Window, obs: Observation) ->
     value = probe.over(expression, window).scalar()
     if value is not None:
         return value
-    names = sorted(set(_FAMILY.findall(expression)))
+    names = sorted(promql.increase_families(expression))
     if not names:
         return None
-    alternatives = "|".join(re.escape(name) for name in names).replace("\\", "\\\\")
-    present = probe.over(f'count(last_over_time({{__name__=~"{alternatives}"}}[$W]))', window).scalar()
+    # one selector per family, so that each is read from the job of the component that owns it
+    present = probe.over(f"count({' or '.join(f'last_over_time({name}[$W])' for name in names)})", window).scalar()
     if _finite(present) and present > 0:
         obs.notes.append(f"{', '.join(names)} has series in the {window.name} window but none with the selected "
                          "label values: counted as 0")

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from wavegate import criteria as c
+from wavegate import promql
 from wavegate.checks.common import (
     _finite,
     conclude,
@@ -17,8 +18,14 @@ from wavegate.verdicts import Observation
 
 def targets_up(criterion: c.TargetsUp, ctx: GateContext) -> Observation:
     ctx.ensure_prometheus()
-    targets = ctx.prometheus.targets()
+    scope = ctx.scope
+    every = ctx.prometheus.targets()
+    # In a shared Prometheus only the environment's targets count (the selector's labels, by target labels).
+    targets = [t for t in every if scope.admits_target(t.get("labels") or {})]
     obs = Observation(passed=True, summary="")
+    if len(targets) != len(every):
+        obs.notes.append(f"{len(every) - len(targets)} active target(s) of other environments left out "
+                         f"({scope.describe()})")
     jobs = [ctx.environment.prometheus.job if job == "prometheus" else ctx.component_jobs.get(job, job)
             for job in criterion.jobs]
     by_job: dict[str, list[dict[str, Any]]] = {}
@@ -33,7 +40,8 @@ def targets_up(criterion: c.TargetsUp, ctx: GateContext) -> Observation:
         obs.measure({"job": job}, float(len(up)), unit="targets up", threshold=float(len(members)),
                     passed=bool(members) and len(up) == len(members))
         if not members:
-            failures.append(f"job={job}: no active target in Prometheus (is it in the scrape config?)")
+            failures.append(f"job={job}: no active target of this environment in Prometheus (is it in the scrape "
+                            "config, and do its target labels match prometheus.selector?)")
         for target in members:
             if target.get("health") != "up":
                 failures.append(f"job={job} target {target.get('scrapeUrl')} is {target.get('health')}: "
@@ -52,7 +60,13 @@ def scrape_success(criterion: c.ScrapeSuccess, ctx: GateContext) -> Observation:
     now = ctx.now
     jobs = [ctx.environment.prometheus.job if job == "prometheus" else ctx.component_jobs.get(job, job)
             for job in criterion.jobs]
-    minimum = probe.at(f"min by (job) (min_over_time(up{{{ctx.jobs_matcher(jobs)}}}[{lookback}]))", now).by("job")
+    # Prometheus' own job and the components' jobs are scoped apart (see promql.Scope), so one selector each.
+    self_job = ctx.environment.prometheus.job
+    component_jobs = [job for job in jobs if job != self_job]
+    selectors = [f"up{{{ctx.jobs_matcher(component_jobs)}}}"] if component_jobs else []
+    if self_job in jobs:
+        selectors.append(f"up{{job={promql.quote(self_job)}}}")
+    minimum = probe.at(" or ".join(f"min by (job) (min_over_time({s}[{lookback}]))" for s in selectors), now).by("job")
     obs = Observation(passed=True, summary="", observed=minimum,
                       threshold=f"min up == 1 over the last {lookback} for {', '.join(jobs)}; 0 limit hits")
     obs.notes.append(f"evaluated at run time {now:%Y-%m-%dT%H:%M:%SZ} over the last {lookback}")
@@ -68,7 +82,6 @@ def scrape_success(criterion: c.ScrapeSuccess, ctx: GateContext) -> Observation:
             obs.measure({"job": job}, minimum[job], unit="min up", threshold=1.0, passed=minimum[job] >= 1)
             if minimum[job] < 1:
                 failures.append(f"job={job}: at least one scrape failed in the last {lookback}")
-    self_job = ctx.environment.prometheus.job
     for counter in criterion.limit_counters:
         hits = probe.at(f"sum(increase({counter}{{job=\"{self_job}\"}}[{lookback}]))", now).scalar()
         if not _finite(hits):
@@ -78,5 +91,6 @@ def scrape_success(criterion: c.ScrapeSuccess, ctx: GateContext) -> Observation:
         elif hits and hits > 0:
             failures.append(f"{hits:g} scrape(s) hit a limit in the last {lookback} ({counter})")
     return conclude(obs, failures, f"every job scraped successfully for {lookback}", probe)
+
 
 
