@@ -530,6 +530,23 @@ def environment_document(
     }
 
 
+def criteria_variant(workdir: Path, changes: Mapping[str, Mapping[str, object]]) -> Path:
+    """criteria/wave1.yaml with some fields changed, by criterion id (None removes a field), written with
+    its contract into `workdir`; returns the criteria file's path."""
+    document = yaml.safe_load((REPO / "criteria" / "wave1.yaml").read_text(encoding="utf-8"))
+    for entry in document["criteria"]:
+        for key, value in dict(changes.get(entry["id"], {})).items():
+            if value is None:
+                entry.pop(key, None)
+            else:
+                entry[key] = value
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "criteria.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    (workdir / "contract.yaml").write_text((REPO / "criteria" / "contract.yaml").read_text(encoding="utf-8"))
+    return path
+
+
 def write_environment(path: Path, document: Mapping[str, Any]) -> Path:
     path.write_text(yaml.safe_dump(dict(document), sort_keys=False), encoding="utf-8")
     return path

@@ -9,11 +9,17 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import pytest
-import yaml
-from harness import REPO, GateRun, PrometheusServer, closed_port, environment_document, run_gate, write_environment
+from harness import (
+    GateRun,
+    PrometheusServer,
+    closed_port,
+    criteria_variant,
+    environment_document,
+    run_gate,
+    write_environment,
+)
 from messy import (
     CANDIDATE,
     HOUR,
@@ -254,20 +260,6 @@ CASES: dict[str, Case] = {
 }
 
 
-def _criteria_file(workdir: Path, changes: dict[str, object]) -> Path:
-    document = yaml.safe_load((REPO / "criteria" / "wave1.yaml").read_text(encoding="utf-8"))
-    for entry in document["criteria"]:
-        for key, value in dict(changes.get(entry["id"], {})).items():  # type: ignore[call-overload]
-            if value is None:
-                entry.pop(key, None)
-            else:
-                entry[key] = value
-    path = workdir / "criteria.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    (workdir / "contract.yaml").write_text((REPO / "criteria" / "contract.yaml").read_text(encoding="utf-8"))
-    return path
-
-
 @pytest.fixture(scope="module")
 def messy_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, GateRun]]:
     """Every case in its own slice of one real Prometheus, each judged by one gate run."""
@@ -287,7 +279,7 @@ def messy_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, G
             if case.criteria_file is not None:
                 folder = workdir / f"{name}-criteria"
                 folder.mkdir()
-                extra.append(f"--criteria={_criteria_file(folder, case.criteria_file)}")
+                extra.append(f"--criteria={criteria_variant(folder, case.criteria_file)}")
             runs[name] = run_gate(workdir / name, *extra, env_file=env_file, select=" or ".join(case.expect))
         yield runs
 

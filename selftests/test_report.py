@@ -106,6 +106,17 @@ def test_a_passing_gate_run_with_every_artifact_gives_a_successful_report(passin
         assert "**Status**: ✅ **SUCCESSFUL**" in passing["text"]
 
 
+def test_the_feature_flags_status_is_what_the_gate_proved(passing: dict[str, Any]) -> None:
+    # integration.rollout_provenance judged every flag at every successful scrape; the report shows that.
+    text = passing["text"]
+    assert "criterion integration.rollout_provenance" in text
+    row = table_row(text, "CP2_ADVANCED_RETRY_ENABLED")
+    assert row[1] == "off at every successful scrape (gateway, router, worker) ✅"
+    assert row[2] == "on at every successful scrape (gateway, router, worker) ✅"
+    row = table_row(text, "CP2_OBSERVABILITY_METRICS_ENABLED")
+    assert row[1].startswith("on at every successful scrape")
+
+
 def test_the_report_has_every_section_and_field_of_the_spec_template(passing: dict[str, Any]) -> None:
     text = passing["text"]
     lines = text.splitlines()

@@ -102,3 +102,48 @@ def test_a_short_lived_instance_is_reported_not_judged_on_growth() -> None:
     assert not seen.judged
     assert math.isnan(seen.growth)
     assert seen.peak == 300.0
+
+
+# --- flags at every successful scrape (integration.rollout_provenance) ------------------------------------
+
+
+def test_a_flag_on_at_every_successful_scrape_is_proven() -> None:
+    up = {"a": every(15, 0, HOUR)}
+    state = timeline.flag_state(up, {"a": every(15, 0, HOUR, 1.0)}, 1.0, 0, HOUR)
+    assert state.bad == 0
+    assert state.scrapes == 240  # (0, HOUR]: the sample at 0 is the previous window's
+    assert state.share == 1.0
+
+
+def test_a_flag_off_for_a_stretch_names_its_first_and_last_scrape() -> None:
+    up = {"a": every(15, 0, HOUR), "b": every(15, 0, HOUR)}
+    flag = {"a": [(t, 0.0 if 600 <= t <= 900 else 1.0) for t, _ in every(15, 0, HOUR)],
+            "b": every(15, 0, HOUR, 1.0)}
+    state = timeline.flag_state(up, flag, 1.0, 0, HOUR)
+    assert (state.wrong, state.missing) == (21, 0)
+    assert (state.first, state.last, state.instances) == (600, 900, {"a"})
+
+
+def test_a_successful_scrape_without_a_flag_sample_is_missing_and_a_failed_scrape_is_not_judged() -> None:
+    up = {"a": [(t, 0.0 if 1200 <= t < 1500 else 1.0) for t, _ in every(15, 0, HOUR)]}
+    # No flag samples while the scrapes failed (as Prometheus stores it), none either from 3000 on.
+    flag = {"a": [(t, 1.0) for t, _ in every(15, 0, HOUR) if not (1200 <= t < 1500 or t >= 3000)]}
+    state = timeline.flag_state(up, flag, 1.0, 0, HOUR)
+    assert state.missing == len([t for t, _ in every(15, 3000, HOUR)])
+    assert state.wrong == 0
+    assert state.first == 3000
+
+
+def test_a_flag_sample_half_an_interval_away_still_belongs_to_the_scrape() -> None:
+    up = {"a": every(30, 0, HOUR)}
+    shifted = {"a": [(t + 14, 1.0) for t, _ in every(30, 0, HOUR)]}
+    assert timeline.flag_state(up, shifted, 1.0, 0, HOUR).bad == 0
+    # Flag samples every 60 s only: the scrapes at 30, 90, 150 ... have none within 15 s.
+    sparse = {"a": [(t, 1.0) for t, _ in every(60, 0, HOUR)]}
+    assert timeline.flag_state(up, sparse, 1.0, 0, HOUR).missing == 60
+
+
+def test_no_successful_scrape_gives_no_share() -> None:
+    state = timeline.flag_state({"a": every(15, 0, HOUR, 0.0)}, {}, 1.0, 0, HOUR)
+    assert state.scrapes == 0
+    assert math.isnan(state.share)

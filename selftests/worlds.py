@@ -36,6 +36,9 @@ from prometheus_client.utils import floatToGoString
 COMPONENTS = ("router", "gateway", "worker")
 JOBS = (*COMPONENTS, "prometheus")
 STEP = 15.0
+WAVE1_FLAGS = ("CP2_ADVANCED_RETRY_ENABLED", "CP2_COMPLETE_TIMEOUT_ENABLED", "CP2_QUEUE_MANAGEMENT_ENABLED")
+OBSERVABILITY_FLAG = "CP2_OBSERVABILITY_METRICS_ENABLED"
+FLAGS = (*WAVE1_FLAGS, OBSERVABILITY_FLAG)
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 
@@ -75,6 +78,10 @@ HELP = {
     "worker_timeout_events_total": "Operations that hit their timeout.",
     "process_start_time_seconds": "Start time of the process since unix epoch in seconds.",
     "process_resident_memory_bytes": "Resident memory size in bytes.",
+    "cp2_feature_flag_enabled": "1 when the CP2 feature flag is on, 0 when off.",
+    "router_build_info": "The router's build; always 1.",
+    "gateway_build_info": "The gateway's build; always 1.",
+    "worker_build_info": "The worker's build; always 1.",
 }
 
 
@@ -280,6 +287,11 @@ class WorldSpec:
     newborn_hang: bool = False
     throughput: Mapping[str, float] = field(default_factory=dict)  # component -> candidate factor
     error_factor: Mapping[str, float] = field(default_factory=dict)  # component -> candidate factor
+    # Provenance: the Wave 1 flags are off before the switch between the windows and on after it, the
+    # observability flag always on; episodes (offsets from the candidate start) give a job's Wave 1 flags
+    # another value; flag series exist only from `flags_from` (an offset) on, if given.
+    flag_episodes: Mapping[str, tuple[tuple[Episode, float], ...]] = field(default_factory=dict)
+    flags_from: float | None = None
     # Metrics left out of the history, and out of the live expositions.
     absent: frozenset[str] = frozenset()
     absent_live: frozenset[str] = frozenset()
@@ -387,6 +399,17 @@ def without(*metrics: str, live: bool = True, history: bool = True) -> Mutation:
         absent=s.absent | frozenset(metrics) if history else s.absent,
         absent_live=s.absent_live | frozenset(metrics) if live else s.absent_live,
     )
+
+
+def wave_flags(job: str, start: float, end: float, value: float) -> Mutation:
+    """`job`'s Wave 1 flags at `value` from `start` to `end` (seconds from the candidate window's start)."""
+    return lambda s: replace(s, flag_episodes=_merged(
+        s.flag_episodes, **{job: (*s.flag_episodes.get(job, ()), (Episode(start, end), value))}))
+
+
+def flags_exported_from(offset: float) -> Mutation:
+    """No flag series before `offset` (a CP1 binary that does not export the flag gauge)."""
+    return lambda s: replace(s, flags_from=offset)
 
 
 # --- The world ------------------------------------------------------------------------------------
@@ -559,6 +582,21 @@ def build_world(
             return round(base * wobble * (1 + (growth - 1) * progress))
 
         add("process_resident_memory_bytes", job, {}, [(t, rss(t)) for t in times])
+
+    # --- Provenance: the flags each component runs with, and its build -----------------------------
+    for job in COMPONENTS:
+        for flag in FLAGS:
+            def flag_value(t: float, job: str = job, flag: str = flag) -> float:
+                if flag == OBSERVABILITY_FLAG:
+                    return 1.0
+                for episode, value in spec.flag_episodes.get(job, ()):
+                    if episode.covers(timeline.offset(t)):
+                        return value
+                return 1.0 if timeline.candidate(t) else 0.0
+
+            exported = [t for t in times if spec.flags_from is None or timeline.offset(t) >= spec.flags_from]
+            add("cp2_feature_flag_enabled", job, {"flag": flag}, [(t, flag_value(t)) for t in exported])
+        add(f"{job}_build_info", job, {"version": "2.0.0-wave1", "revision": "cp2w1"}, [(t, 1.0) for t in times])
 
     # Prometheus' own scrape-limit counters (its self-scrape job): never incremented.
     for name in (
@@ -1088,3 +1126,94 @@ def start_world(
             endpoint.stop()
         raise
     return LiveWorld(world, prometheus, endpoints, workdir)
+
+
+# --- Several environments in one Prometheus ------------------------------------------------------------
+
+
+@dataclass
+class SharedWorlds:
+    """Worlds of several environments in one real Prometheus, told apart by an `env` label: the same job
+    names and metric names in each, as in a shared production Prometheus."""
+
+    worlds: dict[str, World]
+    prometheus: PrometheusServer
+    endpoints: dict[str, dict[str, MetricsEndpoint]]
+    workdir: Path
+
+    def env_file(self, env: str, name: str, *, selector: object = None) -> Path:
+        """An environment file judging `env`'s world (its endpoints and windows), scoped by `selector`."""
+        world = self.worlds[env]
+        document = environment_document(
+            self.prometheus.url,
+            {component: endpoint.url for component, endpoint in self.endpoints[env].items()},
+            world.windows,
+        )
+        if selector is not None:
+            document["prometheus"]["selector"] = selector
+        return write_environment(self.workdir / name, document)
+
+    def stop(self) -> None:
+        self.prometheus.stop()
+        for endpoints in self.endpoints.values():
+            for endpoint in endpoints.values():
+                endpoint.stop()
+
+
+def start_shared(
+    specs: Mapping[str, WorldSpec],
+    workdir: Path,
+    *,
+    strays: Mapping[str, tuple[str, str, str]] | None = None,
+) -> SharedWorlds:
+    """Build each environment's world at the same `now`, label every series `env=<name>` and serve them all
+    from one Prometheus that also scrapes every environment's live endpoints under the shared job names
+    (one static config per environment, labelled with its env). Prometheus' own series (its job) come
+    once, without an env label. `strays` adds series under a job no environment file names:
+    {job: (from_env, component, to_env)} copies from_env's series of `component` as `job`, labelled to_env.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    endpoints = {env: {c: MetricsEndpoint().start() for c in COMPONENTS} for env in specs}
+    try:
+        port = free_port()
+        now = float(int(time.time()) // int(STEP) * int(STEP))
+        worlds: dict[str, World] = {}
+        history = History()
+        for index, (env, spec) in enumerate(specs.items()):
+            targets = {c: e.address for c, e in endpoints[env].items()}
+            targets["prometheus"] = f"{LOOPBACK}:{port}"
+            world = worlds[env] = build_world(spec, now, targets)
+            for component, endpoint in endpoints[env].items():
+                endpoint.text = world.expositions[component]
+            for series in world.history.series():
+                if series.labels.get("job") == "prometheus":
+                    if index == 0:
+                        history.add(series.name, series.labels, series.points)
+                    continue
+                history.add(series.name, {**series.labels, "env": env}, series.points)
+        for job, (source, component, env) in (strays or {}).items():
+            for series in worlds[source].history.series():
+                if series.labels.get("job") == component and series.name.startswith(f"{component}_"):
+                    labels = {**series.labels, "job": job, "instance": f"{job}:1", "env": env}
+                    history.add(series.name, labels, series.points)
+        scrape_configs = {
+            component: {"static_configs": [
+                {"targets": [endpoints[env][component].address], "labels": {"env": env}} for env in specs]}
+            for component in COMPONENTS
+        }
+        prometheus = PrometheusServer(
+            {component: [] for component in COMPONENTS},
+            history=history,
+            scrape_interval="2s",
+            job_options=scrape_configs,
+            port=port,
+            workdir=workdir / "prometheus",
+            ready_timeout=60,
+        )
+        prometheus.start()
+    except BaseException:
+        for group in endpoints.values():
+            for endpoint in group.values():
+                endpoint.stop()
+        raise
+    return SharedWorlds(worlds, prometheus, endpoints, workdir)

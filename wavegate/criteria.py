@@ -56,6 +56,8 @@ class Contract(_Strict):
     components: dict[str, tuple[str, ...]] = Field(description="The required metrics of each component.")
     metrics: dict[str, MetricSpec] = Field(description="Type, labels and buckets of each contract metric.")
     detailed_extra: tuple[str, ...] = Field((), description="More metrics allowed high-cardinality labels.")
+    provenance: dict[str, MetricSpec] = Field(
+        default_factory=dict, description="The flag gauge and build info each component exports (not required).")
 
     @model_validator(mode="after")
     def _known_metrics(self) -> Contract:
@@ -193,6 +195,27 @@ class ScrapeSuccess(_Criterion):
     limit_counters: tuple[str, ...] = Field(description="Prometheus' own counters of scrapes that hit a limit.")
 
 
+class RolloutProvenance(_Criterion):
+    kind: Literal["rollout_provenance"]
+    metric: PromQL = Field("cp2_feature_flag_enabled", description="Flag gauge: 1 on, 0 off, one series per flag.")
+    flag_label: str = Field("flag", description="The label that names the flag.")
+    wave_flags: tuple[str, ...] = Field(description="Off through the baseline, on through the candidate.")
+    always_on: tuple[str, ...] = Field((), description="On through both windows.")
+    baseline_without_flags: Literal["no_data", "off"] = Field(
+        "no_data", description="A baseline job with no flag series at all (a CP1 binary that does not export "
+        "the gauge): no data (fails), or `off` (its Wave 1 flags count as off, said in the evidence).")
+    build_info: str = Field("{component}_build_info", description="Build info gauge per component (evidence).")
+
+    @model_validator(mode="after")
+    def _flags_named_once(self) -> RolloutProvenance:
+        if not self.wave_flags:
+            raise ValueError("wave_flags must name at least one flag")
+        both = set(self.wave_flags) & set(self.always_on)
+        if both:
+            raise ValueError(f"{', '.join(sorted(both))} cannot be in both wave_flags and always_on")
+        return self
+
+
 class LabelCardinality(_Criterion):
     kind: Literal["label_cardinality"]
     warn_series: int = Field(gt=0, description="Series per metric that earns a warning.")
@@ -242,7 +265,7 @@ class ErrorRatio(_Criterion):
 Criterion = Annotated[
     QueueBound | MemoryBound | HistogramTail | SeriesTracked | RetrySuccessRate | RatioBelow | BackoffGrowth
     | Uptime | NoRestarts | GracefulDegradation | EndpointsExported | RequiredMetrics | RequiredLabels
-    | TargetsUp | ScrapeSuccess | LabelCardinality | MetricTypes | ExpositionFormat
+    | TargetsUp | ScrapeSuccess | RolloutProvenance | LabelCardinality | MetricTypes | ExpositionFormat
     | LatencyIncrease | Throughput | EndpointLatency | ErrorRatio,
     Field(discriminator="kind"),
 ]

@@ -8,6 +8,7 @@ depend on when each sample was taken, which PromQL's `*_over_time` functions do 
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
@@ -193,3 +194,56 @@ def growth(points: Points, window_seconds: float, min_life_fraction: float = 0.2
         last_quarter=statistics.fmean(late),
         judged=life >= min_life_fraction * window_seconds,
     )
+
+
+@dataclass
+class FlagState:
+    """How one flag of one job looked at every successful scrape of the job's instances in a window."""
+
+    expected: float
+    scrapes: int = 0
+    wrong: int = 0  # the flag had another value
+    missing: int = 0  # no flag sample at a successful scrape (not exported then)
+    first: float | None = None
+    last: float | None = None
+    instances: set[str] = field(default_factory=set)
+
+    @property
+    def bad(self) -> int:
+        return self.wrong + self.missing
+
+    @property
+    def share(self) -> float:
+        """The share of successful scrapes at which the flag had its expected value (NaN without scrapes)."""
+        return (self.scrapes - self.bad) / self.scrapes if self.scrapes else math.nan
+
+
+def flag_state(up: Mapping[str, Points], flag: Mapping[str, Points], expected: float,
+               start: float, end: float) -> FlagState:
+    """Check a flag at every successful scrape (`up` == 1) in (start, end] of each instance.
+
+    All series of one scrape carry its timestamp, so the flag sample of a scrape is the one closest to
+    the `up` sample, within half the instance's measured interval. A scrape without one counts as missing;
+    a value other than `expected` as wrong. Failed scrapes (`up` != 1) are availability's to judge."""
+    state = FlagState(expected)
+    for instance, points in up.items():
+        samples = sorted(flag.get(instance, ()))
+        times = [t for t, _ in samples]
+        tolerance = (measured_interval(points) or 0.0) / 2
+        for t, value in points:
+            if not (start < t <= end) or value != 1:
+                continue
+            state.scrapes += 1
+            at = bisect.bisect_left(times, t - tolerance)
+            near = [i for i in (at, at + 1) if i < len(times) and abs(times[i] - t) <= tolerance]
+            closest = min(near, key=lambda i: abs(times[i] - t)) if near else None
+            if closest is None:
+                state.missing += 1
+            elif samples[closest][1] != expected:
+                state.wrong += 1
+            else:
+                continue
+            state.first = t if state.first is None else min(state.first, t)
+            state.last = t if state.last is None else max(state.last, t)
+            state.instances.add(instance)
+    return state

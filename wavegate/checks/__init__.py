@@ -15,7 +15,7 @@ from wavegate.checks.availability import graceful_degradation, no_restarts, upti
 from wavegate.checks.common import _le_regex, _saturated
 from wavegate.checks.coverage import endpoints_exported, required_labels, required_metrics
 from wavegate.checks.errors import error_ratio
-from wavegate.checks.integration import scrape_success, targets_up
+from wavegate.checks.integration import rollout_provenance, scrape_success, targets_up
 from wavegate.checks.memory import memory_bound, queue_bound
 from wavegate.checks.performance import endpoint_latency, latency_increase, throughput
 from wavegate.checks.quality import _detailed, exposition_format, label_cardinality, metric_types
@@ -29,7 +29,8 @@ __all__ = [
     "backoff_growth", "endpoint_latency", "endpoints_exported", "error_ratio", "exposition_format",
     "graceful_degradation", "histogram_tail", "label_cardinality", "latency_increase", "memory_bound",
     "metric_types", "no_restarts", "queue_bound", "ratio_below", "required_labels", "required_metrics",
-    "retry_success_rate", "scrape_success", "series_tracked", "targets_up", "throughput", "uptime",
+    "retry_success_rate", "rollout_provenance", "scrape_success", "series_tracked", "targets_up", "throughput",
+    "uptime",
 ]
 
 # What each kind reads besides its own judging: `preflight` fetches it during test setup, so an
@@ -38,7 +39,7 @@ __all__ = [
 _READS_PROMETHEUS = {
     "queue_bound", "memory_bound", "histogram_tail", "series_tracked", "retry_success_rate", "ratio_below",
     "backoff_growth", "uptime", "no_restarts", "graceful_degradation", "required_metrics", "targets_up",
-    "scrape_success", "label_cardinality", "latency_increase", "throughput", "error_ratio",
+    "scrape_success", "label_cardinality", "latency_increase", "throughput", "error_ratio", "rollout_provenance",
 }
 _READS_SCRAPES = {"required_metrics", "required_labels", "label_cardinality", "metric_types", "exposition_format"}
 
@@ -68,6 +69,7 @@ CHECKS: dict[str, Callable[[Any, GateContext], Observation]] = {
     "required_labels": required_labels,
     "targets_up": targets_up,
     "scrape_success": scrape_success,
+    "rollout_provenance": rollout_provenance,
     "label_cardinality": label_cardinality,
     "metric_types": metric_types,
     "exposition_format": exposition_format,

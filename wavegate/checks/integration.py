@@ -6,13 +6,14 @@ import math
 from typing import Any
 
 from wavegate import criteria as c
-from wavegate import promql
+from wavegate import promql, timeline
+from wavegate.checks.availability import _at, _by_job
 from wavegate.checks.common import (
     _finite,
     conclude,
 )
-from wavegate.context import GateContext
-from wavegate.settings import format_duration
+from wavegate.context import GateContext, Probe
+from wavegate.settings import Window, format_duration, format_time
 from wavegate.verdicts import Observation
 
 
@@ -94,3 +95,78 @@ def scrape_success(criterion: c.ScrapeSuccess, ctx: GateContext) -> Observation:
 
 
 
+
+def rollout_provenance(criterion: c.RolloutProvenance, ctx: GateContext) -> Observation:
+    """The windows hold the rollout they claim: each flag at its expected value at every successful scrape of
+    every instance of every component job, Wave 1 flags off through the baseline and on through the
+    candidate, the always-on flags on in both. A flag not exported at a successful scrape is not proven."""
+    probe = ctx.probe()
+    env = ctx.environment
+    obs = Observation(passed=True, summary="", unit="share of scrapes")
+    obs.threshold = (f"{', '.join(criterion.wave_flags)} off through the baseline and on through the candidate"
+                     + (f"; {', '.join(criterion.always_on)} on in both" if criterion.always_on else "")
+                     + ", at every successful scrape of every instance")
+    failures: list[str] = []
+    observed: dict[str, str] = {}
+    for window in (env.baseline, env.candidate):
+        wanted = dict.fromkeys(criterion.wave_flags, 1.0 if window is env.candidate else 0.0)
+        wanted.update(dict.fromkeys(criterion.always_on, 1.0))
+        up = _by_job(probe.samples(f"up{{{ctx.jobs_matcher()}}}", window))
+        flags: dict[str, dict[str, dict[str, list[tuple[float, float]]]]] = {}
+        for series in probe.samples(criterion.metric, window):
+            job, instance = series.labels.get("job", ""), series.labels.get("instance", "")
+            flag = series.labels.get(criterion.flag_label, "")
+            flags.setdefault(job, {}).setdefault(flag, {}).setdefault(instance, []).extend(series.points)
+        start, end = window.start.timestamp(), window.end.timestamp()
+        for component, job in ctx.component_jobs.items():
+            instances = up.get(job, {})
+            if not any(v == 1 for points in instances.values() for _, v in points):
+                obs.no_data = True
+                failures.append(f"{window.name}: job={job} ({component}) has no successful scrape in the window, so "
+                                "what it ran cannot be proven (no data)")
+                continue
+            if not flags.get(job):
+                if window is env.baseline and criterion.baseline_without_flags == "off":
+                    obs.notes.append(f"baseline: job={job} exports no {criterion.metric}; its Wave 1 flags count as "
+                                     "off (baseline_without_flags: off in the criteria file)")
+                    observed[f"{window.name} {job}"] = "no flag series (counted as off)"
+                    continue
+                obs.no_data = True
+                failures.append(f"{window.name}: job={job} ({component}) has no {criterion.metric} series in the "
+                                "window (no data): the flags it ran with cannot be proven")
+                continue
+            shown = []
+            for flag, expected in wanted.items():
+                state = timeline.flag_state(instances, flags[job].get(flag, {}), expected, start, end)
+                obs.measure({"window": window.name, "job": job, "flag": flag, "expected": "on" if expected else "off"},
+                            state.share, threshold=1.0, passed=state.bad == 0)
+                shown.append(f"{flag} {'on' if expected else 'off'} {state.scrapes - state.bad}/{state.scrapes}")
+                if state.bad:
+                    failures.append(_flag_violation(window.name, job, flag, state))
+            observed[f"{window.name} {job}"] = "; ".join(shown)
+        _note_builds(probe, ctx, window, obs)
+    obs.observed = observed
+    return conclude(obs, failures, "every flag as expected at every successful scrape of both windows", probe)
+
+
+def _flag_violation(window: str, job: str, flag: str, state: timeline.FlagState) -> str:
+    what = []
+    if state.wrong:
+        what.append(f"{'off' if state.expected else 'on'} at {state.wrong}")
+    if state.missing:
+        what.append(f"not exported at {state.missing}")
+    first, last = state.first or 0.0, state.last or 0.0  # set whenever a scrape was bad
+    return (f"{window}: {flag} should be {'on' if state.expected else 'off'} for job={job}, but was "
+            f"{' and '.join(what)} of {state.scrapes} successful scrape(s), from {format_time(_at(first))} "
+            f"to {format_time(_at(last))} (instances {', '.join(sorted(state.instances))})")
+
+
+def _note_builds(probe: Probe, ctx: GateContext, window: Window, obs: Observation) -> None:
+    """The versions each component reported in the window, as evidence (they decide nothing)."""
+    criterion_builds = []
+    for component, job in ctx.component_jobs.items():
+        metric = f"{component}_build_info"
+        result = probe.over(f"count by (version, revision) (count_over_time({metric}[$W]))", window)
+        versions = sorted(f"{s.labels.get('version', '?')} ({s.labels.get('revision', '?')})" for s in result.series)
+        criterion_builds.append(f"{job}: {', '.join(versions) if versions else f'no {metric}'}")
+    obs.notes.append(f"{window.name} builds: {'; '.join(criterion_builds)}")

@@ -10,7 +10,7 @@ import csv
 import json
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from wavegate.report import layout
 from wavegate.report.catalogue import GRAPHS, ROWS
@@ -210,8 +210,41 @@ def recorded_flags(built: Built) -> dict[str, dict[str, bool]] | None:
     return {w: {k: bool(v) for k, v in f.items()} for w, f in flags.items()}  # type: ignore[union-attr]
 
 
+def provenance_flags(built: Built) -> dict[tuple[str, str], str] | None:
+    """Each flag's state per window as integration.rollout_provenance proved it (its measurements: per
+    window, job and flag the share of successful scrapes at the expected value), or None if not judged."""
+    record = next((r for r in built.records if r.get("kind") == "rollout_provenance"), None)
+    if record is None or record.get("verdict") == "error":
+        return None
+    found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for m in record.get("measurements") or []:
+        key = m.get("key") or {}
+        found.setdefault((str(key.get("flag")), str(key.get("window"))), []).append(m)
+    cells = {}
+    for name in FLAG_NAMES.values():
+        for window in ("baseline", "candidate"):
+            rows = found.get((name, window))
+            if not rows:
+                cells[(name, window)] = "not proven (no flag data; see integration.rollout_provenance)"
+                continue
+            expected = str((rows[0].get("key") or {}).get("expected", "?"))
+            jobs = sorted(str((m.get("key") or {}).get("job")) for m in rows)
+            bad = [m for m in rows if not m.get("passed")]
+            if not bad:
+                cells[(name, window)] = f"{expected} at every successful scrape ({', '.join(jobs)}) ✅"
+            else:
+                shares = ", ".join(f"{(m.get('key') or {}).get('job')} {float(m.get('value') or 0) * 100:.1f} %"
+                                   for m in bad)
+                cells[(name, window)] = (f"NOT {expected} throughout: {expected} at {shares} of successful scrapes "
+                                         "❌ (see integration.rollout_provenance)")
+    return cells
+
+
 def flag_rows(built: Built) -> list[list[str]]:
     rows = []
+    proven = provenance_flags(built)
+    if proven is not None:
+        return [[name, proven[(name, "baseline")], proven[(name, "candidate")]] for name in FLAG_NAMES.values()]
     recorded = recorded_flags(built)
     for key in FLAGS:
         result = _result(built, key)
@@ -324,6 +357,9 @@ def _executive_summary(doc: Doc, built: Built, product_summary: bool) -> None:
             f"({format_time(inputs.candidate.start)}).",
             f"- **Deployment Scope**: Router, Gateway and Worker updated (Prometheus jobs seen: {', '.join(jobs)}).",
             "- **Feature Flags Status**: " + (
+                "as the gate proved them from each component's `cp2_feature_flag_enabled` at every successful "
+                "scrape (criterion integration.rollout_provenance):"
+                if provenance_flags(built) is not None else
                 "as recorded for each window by the run that produced them (gate-results.json `phases`):"
                 if recorded_flags(built) is not None else
                 "inferred from the metrics each flag makes the components export (no flag state was recorded "
