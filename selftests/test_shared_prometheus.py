@@ -8,7 +8,9 @@ worker's metric names) must change nothing, because each component's metrics are
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import promql_parser
@@ -36,6 +38,8 @@ from worlds import (
     wasted_retries,
     wave_flags,
 )
+
+from wavegate.report import ReportOptions, build_report, layout
 
 # A wave that is bad in many ways at once: the other environment of each pair.
 BAD = mutate(
@@ -167,3 +171,24 @@ def _selectors(text: str) -> list[tuple[str | None, dict[str, tuple[str, str]]]]
 
     promql_parser.walk(promql_parser.parse(text), visit)
     return found
+
+
+def test_the_report_reads_the_same_environment(shared: SharedWorlds, runs: dict[str, GateRun],
+                                               tmp_path: Path) -> None:
+    # The deployment report's own tables, graphs and targets are scoped as the gate's queries are.
+    env_file = shared.workdir / "prod.yaml"
+    outcome = build_report(ReportOptions(output_root=tmp_path, results=runs["prod"].outdir / "gate-results.json",
+                                         env_file=env_file, screenshots=False, install_tools=False))
+    assert outcome.report.is_file()
+    metrics = tmp_path / layout.METRICS
+    queries = {row["query"] for path in metrics.glob("*.csv") if not path.name.startswith(("graph_", "prometheus_"))
+               for row in csv.DictReader(path.open(encoding="utf-8")) if row.get("query")}
+    assert len(queries) > 20
+    for query in queries:
+        for _, matchers in _selectors(query):
+            assert matchers.get("env") == ("=", "prod") or matchers.get("job") == ("=", "prometheus"), query
+    with (metrics / "prometheus_targets.csv").open(encoding="utf-8") as stream:
+        instances = {row["instance"] for row in csv.DictReader(stream)}
+    prod = {endpoint.address for endpoint in shared.endpoints["prod"].values()}
+    assert prod <= instances
+    assert not instances & {endpoint.address for endpoint in shared.endpoints["staging"].values()}

@@ -40,10 +40,9 @@ class GateContext:
     @property
     def scope(self) -> promql.Scope:
         """The environment's series in a (possibly shared) Prometheus; every query goes through it."""
-        settings = self.environment.prometheus
         owners = {metric: component for component, metrics in self.contract.components.items()
                   for metric in metrics if component in self.component_jobs}
-        return promql.Scope(self.component_jobs, settings.selector, owners, settings.job, settings.self_selector)
+        return promql.scope_for(self.component_jobs, self.environment.prometheus, owners)
 
     def jobs_matcher(self, jobs: list[str] | None = None) -> str:
         """`job=~"router|gateway|worker"` for the environment's component jobs (or `jobs`)."""

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import promql_parser as pp
 
@@ -343,6 +343,18 @@ class Scope:
         own = ", ".join(m.render() for m in self.self_selector) or "none"
         jobs = ", ".join(f"{c}: job={j}" for c, j in self.component_jobs.items())
         return f"selector {{{shown}}}; {jobs}; Prometheus' own series: job={self.self_job}, selector {{{own}}}"
+
+
+class _ScopeSettings(Protocol):
+    job: str
+    selector: tuple[LabelMatcher, ...]
+    self_selector: tuple[LabelMatcher, ...]
+
+
+def scope_for(component_jobs: Mapping[str, str], settings: _ScopeSettings,
+              owners: Mapping[str, str] | None = None) -> Scope:
+    """The scope an environment's `prometheus:` settings and component jobs describe."""
+    return Scope(dict(component_jobs), settings.selector, dict(owners or {}), settings.job, settings.self_selector)
 
 
 def alternatives(values: Iterable[str]) -> str:

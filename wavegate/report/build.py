@@ -20,6 +20,7 @@ import yaml
 
 from wavegate.errors import ConfigError, PrometheusUnavailable, QueryFailed
 from wavegate.prometheus import PrometheusClient
+from wavegate.promql import Scope, scope_for
 from wavegate.report import layout
 from wavegate.report.bundle import bundle_gate_html, render_allure
 from wavegate.report.catalogue import IMPROVEMENT_GRAPHS, SCREENSHOT_QUERIES
@@ -184,9 +185,10 @@ def _endpoint_evidence(built: Built, staging: Path, secrets: list[str]) -> None:
         built.put(f"endpoint:{component}", target, staging)
 
 
-def _targets(built: Built, client: PrometheusClient, staging: Path) -> None:
+def _targets(built: Built, client: PrometheusClient, staging: Path, scope: Scope) -> None:
     try:
-        targets = client.targets()
+        # in a shared Prometheus, only this environment's targets (as the gate's integration.targets_up)
+        targets = [t for t in client.targets() if scope.admits_target(t.get("labels") or {})]
     except (PrometheusUnavailable, QueryFailed) as exc:
         built.targets_error = str(exc)
         return
@@ -266,7 +268,8 @@ def build_report(options: ReportOptions) -> ReportOutcome:
             (staging / folder).mkdir(parents=True, exist_ok=True)
         scrape = inputs.prometheus.scrape_interval
         windows = {"baseline": inputs.baseline, "candidate": inputs.candidate}
-        collected = collect(client, windows, scrape)
+        scope = scope_for(inputs.jobs, inputs.prometheus)  # the environment's series, as the gate reads them
+        collected = collect(client, windows, scope=scope, scrape_interval=scrape)
         built = Built(inputs, collected, datetime.now(UTC))
         built.unjudged = _unjudged(inputs)
         built.queue_limits = _queue_limits(built)
@@ -275,12 +278,12 @@ def build_report(options: ReportOptions) -> ReportOutcome:
         gate_copy = staging / layout.METRICS / "gate-results.json"
         gate_copy.write_text(scrub(inputs.results_path.read_text(encoding="utf-8"), secrets), encoding="utf-8")
         built.put("gate-results", gate_copy, staging)
-        _targets(built, client, staging)
+        _targets(built, client, staging, scope)
         for key, result in draw_all(collected, staging / layout.GRAPHS, built.queue_limits).items():
             built.put(f"graph:{key}", result, staging)
         if options.screenshots:
             step = graph_step(inputs.candidate, scrape)
-            queries = [(name, resolve(q, inputs.candidate, rate_range(step, scrape), scrape))
+            queries = [(name, scope.apply(resolve(q, inputs.candidate, rate_range(step, scrape), scrape)))
                        for name, q in SCREENSHOT_QUERIES]
             for name, result in take_screenshots(inputs.prometheus, inputs.candidate, queries,
                                                  staging / layout.SCREENSHOTS).items():

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from wavegate.errors import PrometheusUnavailable, QueryFailed
 from wavegate.prometheus import PrometheusClient, RangeSeries
+from wavegate.promql import Scope
 from wavegate.report.catalogue import GRAPHS, ROWS, Graph, Row
 from wavegate.report.errors import ReportPrometheusError
 from wavegate.settings import Window, format_duration, format_time
@@ -82,8 +83,9 @@ def _unavailable(exc: PrometheusUnavailable) -> ReportPrometheusError:
 
 
 def collect(client: PrometheusClient, windows: dict[str, Window], scrape_interval: float,
-            rows: Iterable[Row] = ROWS, graphs: Iterable[Graph] = GRAPHS) -> Collected:
-    """Ask every row and graph of the catalogue; Prometheus down → ReportPrometheusError, a bad query → recorded."""
+            rows: Iterable[Row] = ROWS, graphs: Iterable[Graph] = GRAPHS, scope: Scope | None = None) -> Collected:
+    """Ask every row and graph of the catalogue, each query scoped to the environment as the gate scopes its
+    own (see promql.Scope); Prometheus down → ReportPrometheusError, a bad query → recorded."""
     try:
         client.check_ready()
     except PrometheusUnavailable as exc:
@@ -95,7 +97,7 @@ def collect(client: PrometheusClient, windows: dict[str, Window], scrape_interva
         result = RowResult(row)
         for name, window in windows.items():
             step = graph_step(window, scrape_interval)
-            promql = resolve(row.promql, window, rate_range(step, scrape_interval), scrape_interval)
+            promql = _scoped(scope, resolve(row.promql, window, rate_range(step, scrape_interval), scrape_interval))
             result.queries[name] = promql
             try:
                 answer = client.query(promql, window.end)
@@ -113,7 +115,8 @@ def collect(client: PrometheusClient, windows: dict[str, Window], scrape_interva
             data.step = step
             per: list[tuple[str, RangeSeries]] = []
             for curve in graph.curves:
-                promql = resolve(curve.promql, window, rate_range(step, scrape_interval), scrape_interval)
+                promql = _scoped(scope, resolve(curve.promql, window, rate_range(step, scrape_interval),
+                                                scrape_interval))
                 data.queries.setdefault(name, []).append(promql)
                 try:
                     if graph.kind == "distribution":
@@ -132,6 +135,10 @@ def collect(client: PrometheusClient, windows: dict[str, Window], scrape_interva
             data.series[name] = per
         out.graphs[graph.key] = data
     return out
+
+
+def _scoped(scope: Scope | None, query: str) -> str:
+    return scope.apply(query) if scope is not None else query
 
 
 def _number(value: float) -> str:

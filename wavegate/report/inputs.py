@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ class Inputs:
     components: dict[str, str]
     baseline: Window
     candidate: Window
+    jobs: dict[str, str] = field(default_factory=dict)  # component -> its Prometheus job
 
     @property
     def validation_dir(self) -> Path:
@@ -128,6 +129,7 @@ def load_inputs(results_path: Path, env_name: str | None = None, env_file: Path 
         environment_path=environment_path,
         prometheus=model.prometheus,
         components={name: c.metrics_url for name, c in model.components.items()},
+        jobs={name: c.job for name, c in model.components.items()},
         baseline=_window(results_path, "baseline", windows["baseline"]),
         candidate=_window(results_path, "candidate", windows["candidate"]),
     )
