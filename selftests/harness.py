@@ -450,6 +450,7 @@ class MetricsEndpoint(_LoopbackServer):
         status: int = 200,
         content_type: str = EXPOSITION_CONTENT_TYPE,
         delay: float = 0.0,
+        rewrite: str | None = None,
     ) -> None:
         self.text = text
         self.status = status
@@ -692,6 +693,20 @@ def run_gate(
 # --- Transport faults in front of a real server ---------------------------------------------------
 
 
+def _rewritten(data: dict[str, Any], how: str) -> dict[str, Any]:
+    """A query answer's data emptied ("empty") or with every value NaN ("nan"), timestamps kept."""
+    kind, result = data.get("resultType"), data.get("result")
+    if how == "empty":
+        return {**data, "result": [] if kind in ("vector", "matrix") else result}
+    if kind == "vector":
+        return {**data, "result": [{**s, "value": [s["value"][0], "NaN"]} for s in result]}
+    if kind == "matrix":
+        return {**data, "result": [{**s, "values": [[t, "NaN"] for t, _ in s["values"]]} for s in result]}
+    if kind == "scalar":
+        return {**data, "result": [result[0], "NaN"]}
+    return data
+
+
 class FaultProxy(_LoopbackServer):
     """A loopback HTTP proxy that forwards every GET to a real upstream (a Prometheus) and only adds
     transport-level faults: HTTP 503 for the first `fail_first` requests (or `always_status` for all),
@@ -712,6 +727,8 @@ class FaultProxy(_LoopbackServer):
         warnings: Sequence[str] = (),
         require_headers: Mapping[str, str] | None = None,
         drop_params: Sequence[str] = (),
+        delay: float = 0.0,
+        rewrite: str | None = None,
     ) -> None:
         parts = upstream.removeprefix("http://").split("/", 1)[0]
         self.upstream_host, _, port = parts.partition(":")
@@ -722,6 +739,9 @@ class FaultProxy(_LoopbackServer):
         self.warnings = list(warnings)
         self.require_headers = dict(require_headers or {})
         self.drop_params = tuple(drop_params)  # query parameters removed before forwarding (e.g. `time`)
+        self.delay = delay  # seconds each answer waits before it is forwarded (a slow Prometheus)
+        # "empty": every query answers an empty result; "nan": every value of every answer is NaN
+        self.rewrite = rewrite
         self.seen: list[tuple[str, dict[str, str]]] = []
         self.faults = 0
         self._lock = threading.Lock()
@@ -763,10 +783,13 @@ class FaultProxy(_LoopbackServer):
             status = response.status
         finally:
             connection.close()
-        if self.warnings and path.startswith("/api/v1/query") and status == 200:
+        if (self.warnings or self.rewrite) and path.startswith("/api/v1/query") and status == 200:
             document = json.loads(body)
             if document.get("status") == "success":
-                document["warnings"] = [*document.get("warnings", []), *self.warnings]
+                if self.warnings:
+                    document["warnings"] = [*document.get("warnings", []), *self.warnings]
+                if self.rewrite:
+                    document["data"] = _rewritten(document["data"], self.rewrite)
                 body = json.dumps(document).encode("utf-8")
         return status, content_type, body
 
@@ -788,6 +811,7 @@ class FaultProxy(_LoopbackServer):
                 if isinstance(fault, int):
                     self._answer(fault, "text/plain; charset=utf-8", f"fault injected: HTTP {fault}\n".encode())
                     return
+                time.sleep(proxy.delay)
                 self._answer(*proxy._forward(self.path, headers))
 
             def _answer(self, status: int, content_type: str, body: bytes) -> None:

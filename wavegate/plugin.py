@@ -7,7 +7,10 @@ which takes the `criterion` argument; each criterion of that area and kind becom
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
+import threading
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,8 +34,9 @@ from wavegate.evidence import (
     observation_fields,
     terminal_text,
 )
+from wavegate.outputs import OutputFolder, configuration_error_record, unfinished_record
 from wavegate.prometheus import PrometheusClient
-from wavegate.results import SCHEMA, gate_status, write_json_atomic
+from wavegate.results import SCHEMA, gate_status
 from wavegate.settings import Environment, format_time, load_environment, parse_window_option
 from wavegate.verdicts import CriterionViolated, Observation
 
@@ -50,6 +54,9 @@ class GateState:
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     areas: tuple[str, ...] = ()
+    folder: OutputFolder | None = None
+    stopped_by: str | None = None  # the signal that interrupted the run
+    previous_sigterm: Any = None
 
 
 STATE = pytest.StashKey[GateState]()
@@ -143,8 +150,20 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         state = _load_state(config)
     except GateError as exc:
+        _record_configuration_error(config, str(exc))
         raise pytest.UsageError(str(exc)) from None
+    folder = OutputFolder(state.output)
+    try:
+        folder.acquire()
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    folder.clear()
+    folder.write(unfinished_record(
+        state.started, "the run has not finished: it is still running, or it was killed before its end",
+        environment=state.environment.name, pid=os.getpid()))
+    state.folder = folder
     config.stash[STATE] = state
+    _stop_on_sigterm(state)
     # Default outputs, set before pytest-html, allure and junitxml read their options.
     option = config.option
     if hasattr(option, "htmlpath"):
@@ -370,25 +389,85 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         text = record.get("summary") or first
         write(f"{record['verdict'].upper():7} {record['id']:38} {text}")
     missing = _not_judged(state)
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        write(f"gate: INCOMPLETE (stopped by {state.stopped_by or 'SIGINT'}; {len(missing)} selected criteria not "
+              f"judged); results: {state.output / 'gate-results.json'}")
+        return
     status, code = gate_status(list(state.records.values()), missing)
     if missing:
         write(f"NOT JUDGED {len(missing)} selected criteria: {', '.join(missing)}")
     write(f"gate: {status.upper()} (exit {code}); results: {state.output / 'gate-results.json'}")
 
 
+_GATE_OPTIONS = ("--env", "--env-file", "--criteria", "--gate-output", "--area", "--baseline", "--candidate")
+
+
+def _record_configuration_error(config: pytest.Config, cause: str) -> None:
+    """Replace the previous run's results with an `error` record (exit 4) when the gate was asked for, or
+    when that folder holds a previous result that would otherwise read as this run's."""
+    output = Path(config.getoption("gate_output", None) or DEFAULT_OUTPUT)
+    asked = any(str(a).split("=", 1)[0] in _GATE_OPTIONS for a in config.invocation_params.args)
+    if not asked and not (output / "gate-results.json").exists():
+        return
+    folder = OutputFolder(output)
+    try:
+        folder.acquire()
+    except (ConfigError, OSError):
+        return  # another run owns the folder (or it cannot be written): leave it to that run
+    try:
+        folder.clear()
+        folder.write(configuration_error_record(cause))
+    finally:
+        folder.release()
+
+
+def _stop_on_sigterm(state: GateState) -> None:
+    """SIGTERM (a CI timeout) stops the run like Ctrl-C, so that it still writes an `incomplete` record."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        state.stopped_by = signal.Signals(signum).name
+        raise KeyboardInterrupt(state.stopped_by)
+
+    state.previous_sigterm = signal.signal(signal.SIGTERM, stop)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return
+    if state.previous_sigterm is not None:
+        signal.signal(signal.SIGTERM, state.previous_sigterm)
+        state.previous_sigterm = None
+    if state.folder is not None:
+        state.folder.release()
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(STATE, None)
-    if state is None or not state.records:
+    if state is None or state.folder is None:
         return
     records = list(state.records.values())
     missing = _not_judged(state)
-    status, code = gate_status(records, missing)
     env = state.environment
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        stopped_by = state.stopped_by or "SIGINT"
+        state.folder.write(unfinished_record(
+            state.started, f"stopped by {stopped_by} after judging {len(records)} of "
+            f"{len(records) + len(missing)} selected criteria; re-run the gate for a verdict",
+            environment=env.name, finished_at=format_time(datetime.now(UTC)),
+            windows={"baseline": env.baseline.as_dict(), "candidate": env.candidate.as_dict()},
+            summary={v: sum(1 for r in records if r["verdict"] == v) for v in ("passed", "failed", "error")},
+            not_judged=missing, criteria=records))
+        return
+    status, code = gate_status(records, missing)
     payload = {
         "schema": SCHEMA,
         "status": status,
         "exit_code": code,
+        "finished": True,
         "environment": env.name,
         "environment_file": str(env.path),
         "criteria_file": str(state.criteria.path),
@@ -403,7 +482,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "outputs": {"html": "gate.html", "junit": "junit.xml", "allure": "allure-results"},
         "criteria": records,
     }
-    write_json_atomic(state.output / "gate-results.json", payload)
+    state.folder.write(payload)
+    if not records:
+        return  # nothing judged (e.g. --collect-only, or -k matching nothing): pytest's own exit code stands
     # Only when pytest's failures are all criteria: a broken test module or fixture keeps pytest's exit code.
     others = session.testsfailed - sum(1 for r in records if r["verdict"] != "passed")
     if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and others <= 0:

@@ -53,3 +53,16 @@ def load_results(path: Path) -> dict[str, Any]:
             payload.get("criteria"), list):
         raise ValueError(f"{path} is not a gate-results.json of schema {SCHEMA}; re-run the gate")
     return payload
+
+
+def unfinished(payload: dict[str, Any]) -> str | None:
+    """Why a gate-results.json does not describe a finished run that judged criteria, or None if it does."""
+    status, cause = payload.get("status"), payload.get("cause") or ""
+    if payload.get("finished") is not True or status == "incomplete":
+        return (f"the gate run did not finish (status {status}{': ' + cause if cause else ''}; started "
+                f"{payload.get('started_at', '?')}); re-run the gate")
+    if payload.get("exit_code") == EXIT_USAGE:
+        return f"the gate run ended with a configuration error (exit 4): {cause}; fix it and re-run the gate"
+    if not payload.get("criteria"):
+        return "the gate run judged no criterion; re-run the gate with its criteria selected"
+    return None

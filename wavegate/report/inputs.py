@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from wavegate.errors import ConfigError
 from wavegate.report.errors import ReportInputError
-from wavegate.results import load_results
+from wavegate.results import load_results, unfinished
 from wavegate.settings import (
     EnvironmentModel,
     PrometheusSettings,
@@ -64,6 +64,9 @@ def load_gate_results(path: Path) -> dict[str, Any]:
         results = load_results(path)
     except (ValueError, OSError) as exc:
         raise ReportInputError(str(exc)) from None
+    problem = unfinished(results)
+    if problem is not None:
+        raise ReportInputError(f"{path} is not the result of a finished gate run: {problem}")
     windows = results.get("windows")
     if not isinstance(windows, dict) or not all(isinstance(windows.get(n), dict) for n in ("baseline", "candidate")):
         raise ReportInputError(f"{path} has no windows.baseline / windows.candidate; re-run the gate to write it again")
