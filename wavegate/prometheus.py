@@ -75,8 +75,11 @@ def _json_float(value: float) -> float | str:
 
 
 def _time_mismatch(query: str, answered: float, asked: datetime) -> str:
-    return (f"Prometheus answered `{query}` for {format_time(datetime.fromtimestamp(answered, UTC))}, not for the "
-            f"requested {format_time(asked)}: something between the gate and Prometheus (a proxy, a gateway) drops "
+    def exact(moment: datetime) -> str:  # milliseconds: a dropped `time` is often less than a second off
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+    return (f"Prometheus answered `{query}` for {exact(datetime.fromtimestamp(answered, UTC))}, not for the "
+            f"requested {exact(asked)}: something between the gate and Prometheus (a proxy, a gateway) drops "
             "or rewrites the `time` parameter, so the windows cannot be told apart; check prometheus.url in the "
             "environment file")
 

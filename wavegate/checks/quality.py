@@ -42,7 +42,13 @@ def label_cardinality(criterion: c.LabelCardinality, ctx: GateContext) -> Observ
     for _, name, spec in ctx.contract.required():
         series_name = f"{name}_bucket" if spec.type == "histogram" else name
         value = probe.over(f"count(last_over_time({series_name}[$W]))", window).scalar()
-        stored[series_name] = int(value) if _finite(value) else 0
+        if not _finite(value):
+            # An empty or NaN answer is not "0 series": the stored cardinality cannot be judged.
+            obs.no_data = True
+            failures.append(f"no data: Prometheus answered {value} for the series of {series_name} in the "
+                            "candidate window, so its stored cardinality cannot be judged")
+            continue
+        stored[series_name] = int(value)
         if stored[series_name] > criterion.max_series:
             failures.append(f"Prometheus holds {stored[series_name]} series of {series_name}, above "
                             f"{criterion.max_series}")

@@ -93,12 +93,14 @@ def series_tracked(criterion: c.SeriesTracked, ctx: GateContext) -> Observation:
             failures.append(f"{scrape.url}: {criterion.metric} lacks label(s) {', '.join(missing)}")
     grouped = probe.over(f"count by ({', '.join(criterion.labels)}) (last_over_time({criterion.metric}[$W]))", window)
     obs.samples = _samples(probe, criterion.metric, window.seconds, window.end)
-    obs.observed = f"{len(grouped.series)} label combinations in Prometheus"
+    # A count answering NaN (or nothing) is no series at all.
+    counted = [series for series in grouped.series if _finite(series.value) and series.value > 0]
+    obs.observed = f"{len(counted)} label combinations in Prometheus"
     obs.threshold = f"exported with labels {', '.join(criterion.labels)} and present in Prometheus"
-    if not grouped.series:
+    if not counted:
         obs.no_data = True
         failures.append(f"Prometheus has no {criterion.metric} series in the candidate window (no data)")
-    for series in grouped.series:
+    for series in counted:
         empty = [label for label in criterion.labels if not series.labels.get(label)]
         if empty:
             failures.append(f"Prometheus series of {criterion.metric} without {', '.join(empty)}: {series.describe()}")
