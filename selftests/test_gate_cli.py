@@ -14,6 +14,7 @@ from worlds import LiveWorld
 
 # Criteria that cannot be judged without Prometheus' history or targets (from the issue's rules).
 PROMETHEUS_BACKED = {
+    "integration.rollout_provenance",
     "memory.queue_bounded",
     "memory.bounded_usage",
     "timeout.compliance",

@@ -497,9 +497,9 @@ def test_a_run_narrowed_with_k_is_incomplete_not_passed(healthy_world: LiveWorld
     assert run.ret == PARTIAL
     assert run.results is not None
     assert run.results["status"] == "incomplete"
-    assert len(run.results["not_judged"]) == 22
+    assert len(run.results["not_judged"]) == 23
     assert "memory.queue_bounded" in run.results["not_judged"]
-    assert "NOT JUDGED 22 selected criteria" in run.stdout
+    assert "NOT JUDGED 23 selected criteria" in run.stdout
 
 
 def test_an_area_selection_judges_its_criteria_completely(healthy_world: LiveWorld, edges: Path) -> None:

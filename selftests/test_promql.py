@@ -71,6 +71,10 @@ CORPUS = [
     'scalar(sum(events_total)) * 2',
     'sort_desc(events_total % 7)',
     'events_total atan2 events_total',
+    # found by review: the sign of zero, and `$W` inside a string is text, not a window
+    '1 / -0',
+    'events_total / -0',
+    'label_replace(events_total, "tag", "$W", "kind", ".*")',
 ]
 
 
@@ -99,6 +103,19 @@ def test_a_rendered_query_means_what_the_original_meant(prometheus: PrometheusSe
     original = _answer(prometheus, query)
     assert original, f"{query} answers nothing here: the comparison would prove nothing"
     assert _answer(prometheus, rendered) == original, rendered
+
+
+def test_a_windowed_increase_with_offset_or_at_keeps_its_modifier(prometheus: PrometheusServer) -> None:
+    at = f"{NOW - 1800:.0f}"
+    for template in ("sum(increase(events_total[$W] offset 30m))", f"sum(increase(events_total[$W] @ {at}))"):
+        expanded = promql.expand(template, "30m", window_increase)
+        written = template.replace("$W", "30m")
+        assert _answer(prometheus, expanded) == _answer(prometheus, written), expanded
+
+
+def test_an_at_time_before_1970_is_a_named_error_not_a_crash() -> None:
+    with pytest.raises(promql.PromQLError, match="before 1970"):
+        promql.check("sum(increase(events_total[$W] @ -100))")
 
 
 def test_every_tricky_label_value_is_selected_by_its_rendered_matcher(prometheus: PrometheusServer) -> None:

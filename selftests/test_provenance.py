@@ -8,14 +8,15 @@ as off only when the criteria file says so.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
 import pytest
-from harness import GateRun, assert_verdict, criteria_variant, run_gate
+from harness import GateRun, History, assert_verdict, criteria_variant, run_gate
 from worlds import (
     HEALTHY,
     SharedWorlds,
+    World,
     flags_exported_from,
     mutate,
     start_shared,
@@ -36,13 +37,32 @@ CASES = {
     "unexported": mutate(HEALTHY, without("cp2_feature_flag_enabled")),
     # CP1 binaries that do not export the gauge: flag series only from the switch between the windows on.
     "cp1_without_gauge": mutate(HEALTHY, flags_exported_from(-150)),
+    # Two more found by review (series added by `add_review_cases`): a second worker target in another
+    # cluster under the same `instance` label, up for 10 minutes of the candidate, exporting no flags
+    # (a CP1 canary); and a second series of one flag (`source="override"`) on through the baseline.
+    "twin": HEALTHY,
+    "override_in_baseline": HEALTHY,
 }
+
+
+def add_review_cases(history: History, worlds: Mapping[str, World]) -> None:
+    twin = worlds["twin"]
+    start = twin.windows["candidate"][0]
+    instance = twin.targets["worker"]
+    history.add("up", {"job": "worker", "instance": instance, "env": "twin", "cluster": "b"},
+                [(start + 5 + 15 * i, 1.0) for i in range(40)])
+    override = worlds["override_in_baseline"]
+    b0, b1 = override.windows["baseline"]
+    history.add("cp2_feature_flag_enabled",
+                {"job": "worker", "instance": override.targets["worker"], "env": "override_in_baseline",
+                 "flag": "CP2_ADVANCED_RETRY_ENABLED", "source": "override"},
+                [(b0 - 600 + 7.5 + 15 * i, 1.0) for i in range(int((b1 - b0 + 600) // 15))])
 
 
 @pytest.fixture(scope="module")
 def provenance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SharedWorlds, dict[str, GateRun]]]:
     workdir = tmp_path_factory.mktemp("provenance")
-    shared = start_shared(CASES, workdir)
+    shared = start_shared(CASES, workdir, extra=add_review_cases)
     try:
         runs = {env: run_gate(workdir / env, env_file=shared.env_file(env, f"{env}.yaml", selector={"env": env}),
                               select=P) for env in CASES}
@@ -104,6 +124,18 @@ def test_a_baseline_without_flag_series_counts_as_off_only_when_the_criteria_fil
     assert_verdict(runs["cp1_without_gauge"], P, "failed", "baseline: job=router", "no data")
     record = assert_verdict(runs["cp1_without_gauge_counted_off"], P, "passed")
     assert any("count as off" in note for note in record["notes"])
+
+
+def test_a_second_target_under_the_same_instance_label_without_flags_fails(provenance) -> None:
+    _, runs = provenance
+    assert_verdict(runs["twin"], P, "failed", "should be on for job=worker", "not exported at 40 of 280",
+                   "cluster=b")
+
+
+def test_a_second_series_of_a_flag_that_says_on_fails_the_baseline(provenance) -> None:
+    _, runs = provenance
+    assert_verdict(runs["override_in_baseline"], P, "failed",
+                   "baseline: CP2_ADVANCED_RETRY_ENABLED should be off for job=worker", "on at 240 of 240")
 
 
 def _rfc3339(seconds: float) -> str:

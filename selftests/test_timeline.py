@@ -109,7 +109,7 @@ def test_a_short_lived_instance_is_reported_not_judged_on_growth() -> None:
 
 def test_a_flag_on_at_every_successful_scrape_is_proven() -> None:
     up = {"a": every(15, 0, HOUR)}
-    state = timeline.flag_state(up, {"a": every(15, 0, HOUR, 1.0)}, 1.0, 0, HOUR)
+    state = timeline.flag_state(up, {"a": [every(15, 0, HOUR, 1.0)]}, 1.0, 0, HOUR)
     assert state.bad == 0
     assert state.scrapes == 240  # (0, HOUR]: the sample at 0 is the previous window's
     assert state.share == 1.0
@@ -117,8 +117,8 @@ def test_a_flag_on_at_every_successful_scrape_is_proven() -> None:
 
 def test_a_flag_off_for_a_stretch_names_its_first_and_last_scrape() -> None:
     up = {"a": every(15, 0, HOUR), "b": every(15, 0, HOUR)}
-    flag = {"a": [(t, 0.0 if 600 <= t <= 900 else 1.0) for t, _ in every(15, 0, HOUR)],
-            "b": every(15, 0, HOUR, 1.0)}
+    flag = {"a": [[(t, 0.0 if 600 <= t <= 900 else 1.0) for t, _ in every(15, 0, HOUR)]],
+            "b": [every(15, 0, HOUR, 1.0)]}
     state = timeline.flag_state(up, flag, 1.0, 0, HOUR)
     assert (state.wrong, state.missing) == (21, 0)
     assert (state.first, state.last, state.instances) == (600, 900, {"a"})
@@ -127,7 +127,7 @@ def test_a_flag_off_for_a_stretch_names_its_first_and_last_scrape() -> None:
 def test_a_successful_scrape_without_a_flag_sample_is_missing_and_a_failed_scrape_is_not_judged() -> None:
     up = {"a": [(t, 0.0 if 1200 <= t < 1500 else 1.0) for t, _ in every(15, 0, HOUR)]}
     # No flag samples while the scrapes failed (as Prometheus stores it), none either from 3000 on.
-    flag = {"a": [(t, 1.0) for t, _ in every(15, 0, HOUR) if not (1200 <= t < 1500 or t >= 3000)]}
+    flag = {"a": [[(t, 1.0) for t, _ in every(15, 0, HOUR) if not (1200 <= t < 1500 or t >= 3000)]]}
     state = timeline.flag_state(up, flag, 1.0, 0, HOUR)
     assert state.missing == len([t for t, _ in every(15, 3000, HOUR)])
     assert state.wrong == 0
@@ -136,10 +136,10 @@ def test_a_successful_scrape_without_a_flag_sample_is_missing_and_a_failed_scrap
 
 def test_a_flag_sample_half_an_interval_away_still_belongs_to_the_scrape() -> None:
     up = {"a": every(30, 0, HOUR)}
-    shifted = {"a": [(t + 14, 1.0) for t, _ in every(30, 0, HOUR)]}
+    shifted = {"a": [[(t + 14, 1.0) for t, _ in every(30, 0, HOUR)]]}
     assert timeline.flag_state(up, shifted, 1.0, 0, HOUR).bad == 0
     # Flag samples every 60 s only: the scrapes at 30, 90, 150 ... have none within 15 s.
-    sparse = {"a": [(t, 1.0) for t, _ in every(60, 0, HOUR)]}
+    sparse = {"a": [[(t, 1.0) for t, _ in every(60, 0, HOUR)]]}
     assert timeline.flag_state(up, sparse, 1.0, 0, HOUR).missing == 60
 
 
@@ -147,3 +147,11 @@ def test_no_successful_scrape_gives_no_share() -> None:
     state = timeline.flag_state({"a": every(15, 0, HOUR, 0.0)}, {}, 1.0, 0, HOUR)
     assert state.scrapes == 0
     assert math.isnan(state.share)
+
+
+def test_two_series_of_one_flag_that_disagree_at_a_scrape_are_wrong_whichever_sorts_first() -> None:
+    up = {"a": every(15, 0, HOUR)}
+    off, override_on = every(15, 0, HOUR, 0.0), every(15, 0, HOUR, 1.0)
+    for order in ([off, override_on], [override_on, off]):
+        state = timeline.flag_state(up, {"a": order}, 0.0, 0, HOUR)
+        assert state.wrong == 240

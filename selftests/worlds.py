@@ -1165,12 +1165,14 @@ def start_shared(
     workdir: Path,
     *,
     strays: Mapping[str, tuple[str, str, str]] | None = None,
+    extra: Callable[[History, Mapping[str, World]], None] | None = None,
 ) -> SharedWorlds:
     """Build each environment's world at the same `now`, label every series `env=<name>` and serve them all
     from one Prometheus that also scrapes every environment's live endpoints under the shared job names
     (one static config per environment, labelled with its env). Prometheus' own series (its job) come
     once, without an env label. `strays` adds series under a job no environment file names:
     {job: (from_env, component, to_env)} copies from_env's series of `component` as `job`, labelled to_env.
+    `extra(history, worlds)` may add series of its own before the history is backfilled.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     endpoints = {env: {c: MetricsEndpoint().start() for c in COMPONENTS} for env in specs}
@@ -1196,6 +1198,8 @@ def start_shared(
                 if series.labels.get("job") == component and series.name.startswith(f"{component}_"):
                     labels = {**series.labels, "job": job, "instance": f"{job}:1", "env": env}
                     history.add(series.name, labels, series.points)
+        if extra is not None:
+            extra(history, worlds)
         scrape_configs = {
             component: {"static_configs": [
                 {"targets": [endpoints[env][component].address], "labels": {"env": env}} for env in specs]}

@@ -45,8 +45,10 @@ class GateContext:
         return promql.scope_for(self.component_jobs, self.environment.prometheus, owners)
 
     def jobs_matcher(self, jobs: list[str] | None = None) -> str:
-        """`job=~"router|gateway|worker"` for the environment's component jobs (or `jobs`)."""
-        return f'job=~"{promql_alternatives(jobs if jobs is not None else list(self.component_jobs.values()))}"'
+        """`job=~"router|gateway|worker"` for the environment's component jobs (or `jobs`), quoted for PromQL
+        whatever the job names hold."""
+        chosen = jobs if jobs is not None else list(self.component_jobs.values())
+        return f"job=~{promql.quote(promql.alternatives(chosen))}"
 
     def ensure_prometheus(self) -> None:
         """Check once that Prometheus answers; afterwards re-raise the same failure at once."""

@@ -104,9 +104,34 @@ def quote(value: str) -> str:
 def parse(text: str) -> Any:
     """The syntax tree of a PromQL expression; `$W` may stand for a window's range."""
     try:
-        return pp.parse(text.replace(WINDOW, _STAND_IN_TEXT))
+        return pp.parse(_window_outside_strings(text))
     except ValueError as exc:
         raise PromQLError(f"{text!r} is not valid PromQL: {exc}") from None
+
+
+def _window_outside_strings(text: str) -> str:
+    """`text` with `$W` replaced by the stand-in duration, except inside string literals ("…", '…', `…`)."""
+    out, quote_char, index = [], "", 0
+    while index < len(text):
+        char = text[index]
+        if quote_char:
+            out.append(char)
+            if char == "\\" and quote_char != "`" and index + 1 < len(text):
+                out.append(text[index + 1])
+                index += 1
+            elif char == quote_char:
+                quote_char = ""
+        elif char in "\"'`":
+            quote_char = char
+            out.append(char)
+        elif text.startswith(WINDOW, index):
+            out.append(_STAND_IN_TEXT)
+            index += len(WINDOW)
+            continue
+        else:
+            out.append(char)
+        index += 1
+    return "".join(out)
 
 
 def check(text: str) -> str:
@@ -130,7 +155,9 @@ class _Renderer:
             return f"{self.vector(vs)}[{self.duration(node.range)}]" + self.modifiers(vs.at, vs.offset)
         if isinstance(node, pp.Call):
             if self.increase is not None and node.func.name == "increase" and _windowed(node.args[0]):
-                return self.increase(self.vector(node.args[0].vector_selector))
+                vs = node.args[0].vector_selector
+                if not vs.offset and vs.at is None:  # with `offset` or `@`, Prometheus' increase() as written
+                    return self.increase(self.vector(vs))
             return f"{node.func.name}({', '.join(self.expr(a) for a in node.args)})"
         if isinstance(node, pp.AggregateExpr):
             head = str(node.op)
@@ -189,7 +216,7 @@ class _Renderer:
             elif at.type == pp.AtModifierType.End:
                 text += " @ end()"
             else:
-                text += f" @ {at.at.timestamp():.3f}"
+                text += f" @ {_at_seconds(at):.3f}"
         if offset is not None and offset:
             sign = "-" if offset < timedelta(0) else ""
             text += f" offset {sign}{format_duration(abs(offset).total_seconds())}"
@@ -197,6 +224,15 @@ class _Renderer:
 
     def duration(self, value: timedelta) -> str:
         return self.window if value == _WINDOW_STAND_IN else format_duration(value.total_seconds())
+
+
+def _at_seconds(at: Any) -> float:
+    try:
+        return float(at.at.timestamp())
+    except BaseException as exc:  # the binding panics (a BaseException) on a time before 1970
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise PromQLError("an `@` time before 1970 cannot be read by the PromQL parser; write a later time") from None
 
 
 def _windowed(node: Any) -> bool:
@@ -208,6 +244,8 @@ def number(value: float) -> str:
         return "NaN"
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
+    if value == 0 and math.copysign(1.0, value) < 0:
+        return "-0"  # 1 / -0 is -Inf: the sign matters
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))
     return repr(value)

@@ -259,6 +259,15 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+_URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+")
+
+
+def redact_text(text: str) -> str:
+    """`text` with every URL in it redacted as redact_url does (error texts from Prometheus quote the URLs
+    they scraped, query tokens and all)."""
+    return _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
+
+
 def describe_validation_error(source: str, error: ValidationError) -> str:
     lines = [f"{source} is invalid:"]
     for item in error.errors():

@@ -218,32 +218,40 @@ class FlagState:
         return (self.scrapes - self.bad) / self.scrapes if self.scrapes else math.nan
 
 
-def flag_state(up: Mapping[str, Points], flag: Mapping[str, Points], expected: float,
-               start: float, end: float) -> FlagState:
-    """Check a flag at every successful scrape (`up` == 1) in (start, end] of each instance.
+def flag_state(up: Mapping[str, Points], flag: Mapping[str, Sequence[Points]], expected: float,
+                start: float, end: float) -> FlagState:
+    """Check a flag at every successful scrape (`up` == 1) in (start, end] of each target.
 
-    All series of one scrape carry its timestamp, so the flag sample of a scrape is the one closest to
-    the `up` sample, within half the instance's measured interval. A scrape without one counts as missing;
-    a value other than `expected` as wrong. Failed scrapes (`up` != 1) are availability's to judge."""
+    `up` holds each target's `up` points; `flag` each target's flag series (usually one; every series the
+    target exports for the flag counts). All series of one scrape carry its timestamp, so a series' sample
+    of a scrape is the one closest to the `up` sample, within half the target's measured interval. A scrape
+    at which no series has a sample counts as missing; one at which any series has another value than
+    `expected` (two series disagreeing included) as wrong. Failed scrapes (`up` != 1) are availability's."""
     state = FlagState(expected)
-    for instance, points in up.items():
-        samples = sorted(flag.get(instance, ()))
-        times = [t for t, _ in samples]
+    for target, points in up.items():
+        series = [sorted(s) for s in flag.get(target, ())]
+        times = [[t for t, _ in s] for s in series]
         tolerance = (measured_interval(points) or 0.0) / 2
         for t, value in points:
             if not (start < t <= end) or value != 1:
                 continue
             state.scrapes += 1
-            at = bisect.bisect_left(times, t - tolerance)
-            near = [i for i in (at, at + 1) if i < len(times) and abs(times[i] - t) <= tolerance]
-            closest = min(near, key=lambda i: abs(times[i] - t)) if near else None
-            if closest is None:
+            values = (_at_scrape(s, ts, t, tolerance) for s, ts in zip(series, times, strict=True))
+            seen = [v for v in values if v is not None]
+            if not seen:
                 state.missing += 1
-            elif samples[closest][1] != expected:
+            elif any(v != expected for v in seen):
                 state.wrong += 1
             else:
                 continue
             state.first = t if state.first is None else min(state.first, t)
             state.last = t if state.last is None else max(state.last, t)
-            state.instances.add(instance)
+            state.instances.add(target)
     return state
+
+
+def _at_scrape(samples: Points, times: Sequence[float], t: float, tolerance: float) -> float | None:
+    """The value of the sample closest to `t` within `tolerance`, or None."""
+    at = bisect.bisect_left(times, t - tolerance)
+    near = [i for i in (at, at + 1) if i < len(times) and abs(times[i] - t) <= tolerance]
+    return samples[min(near, key=lambda i: abs(times[i] - t))][1] if near else None

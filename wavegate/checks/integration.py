@@ -7,13 +7,14 @@ from typing import Any
 
 from wavegate import criteria as c
 from wavegate import promql, timeline
-from wavegate.checks.availability import _at, _by_job
+from wavegate.checks.availability import _at
 from wavegate.checks.common import (
     _finite,
     conclude,
 )
 from wavegate.context import GateContext, Probe
-from wavegate.settings import Window, format_duration, format_time
+from wavegate.prometheus import RangeSeries
+from wavegate.settings import Window, format_duration, format_time, redact_text
 from wavegate.verdicts import Observation
 
 
@@ -45,13 +46,15 @@ def targets_up(criterion: c.TargetsUp, ctx: GateContext) -> Observation:
                             "config, and do its target labels match prometheus.selector?)")
         for target in members:
             if target.get("health") != "up":
-                failures.append(f"job={job} target {target.get('scrapeUrl')} is {target.get('health')}: "
-                                f"{target.get('lastError') or 'no error text'}")
+                error = redact_text(str(target.get("lastError") or "no error text"))
+                failures.append(f"job={job} target {redact_text(str(target.get('scrapeUrl')))} is "
+                                f"{target.get('health')}: {error}")
     obs.observed, obs.threshold = observed, "every target of every expected job up"
     obs.queries = [{"query": "GET /api/v1/targets?state=active", "time": "now",
                     "result": [{"job": (t.get("labels") or {}).get("job"), "instance":
                                 (t.get("labels") or {}).get("instance"), "health": t.get("health"),
-                                "lastError": t.get("lastError")} for t in targets], "warnings": []}]
+                                "lastError": redact_text(str(t.get("lastError") or ""))} for t in targets],
+                    "warnings": []}]
     return conclude(obs, failures, "all expected targets are up")
 
 
@@ -83,12 +86,20 @@ def scrape_success(criterion: c.ScrapeSuccess, ctx: GateContext) -> Observation:
             obs.measure({"job": job}, minimum[job], unit="min up", threshold=1.0, passed=minimum[job] >= 1)
             if minimum[job] < 1:
                 failures.append(f"job={job}: at least one scrape failed in the last {lookback}")
+    # The limit counters count for the whole Prometheus, not per target. A scrape of this environment's
+    # targets that hits a sample or label limit fails as a whole (up == 0), which the check above sees; in a
+    # shared Prometheus (a selector is set) the counters are shown, since another environment's hit is not
+    # this one's, and decide only for a Prometheus of its own.
+    shared = bool(ctx.environment.prometheus.selector)
     for counter in criterion.limit_counters:
-        hits = probe.at(f"sum(increase({counter}{{job=\"{self_job}\"}}[{lookback}]))", now).scalar()
+        hits = probe.at(f"sum(increase({counter}{{job={promql.quote(self_job)}}}[{lookback}]))", now).scalar()
         if not _finite(hits):
             obs.no_data = True
             failures.append(f"{counter}{{job=\"{self_job}\"}} has no samples (no data): is Prometheus "
                             "scraping itself under that job?")
+        elif hits and hits > 0 and shared:
+            obs.notes.append(f"{hits:g} scrape(s) of the whole shared Prometheus hit a limit in the last {lookback} "
+                             f"({counter}); this environment's own scrapes all succeeded (up above)")
         elif hits and hits > 0:
             failures.append(f"{hits:g} scrape(s) hit a limit in the last {lookback} ({counter})")
     return conclude(obs, failures, f"every job scraped successfully for {lookback}", probe)
@@ -111,12 +122,8 @@ def rollout_provenance(criterion: c.RolloutProvenance, ctx: GateContext) -> Obse
     for window in (env.baseline, env.candidate):
         wanted = dict.fromkeys(criterion.wave_flags, 1.0 if window is env.candidate else 0.0)
         wanted.update(dict.fromkeys(criterion.always_on, 1.0))
-        up = _by_job(probe.samples(f"up{{{ctx.jobs_matcher()}}}", window))
-        flags: dict[str, dict[str, dict[str, list[tuple[float, float]]]]] = {}
-        for series in probe.samples(criterion.metric, window):
-            job, instance = series.labels.get("job", ""), series.labels.get("instance", "")
-            flag = series.labels.get(criterion.flag_label, "")
-            flags.setdefault(job, {}).setdefault(flag, {}).setdefault(instance, []).extend(series.points)
+        up, flags = _targets_and_flags(probe.samples(f"up{{{ctx.jobs_matcher()}}}", window),
+                                       probe.samples(criterion.metric, window), criterion.flag_label)
         start, end = window.start.timestamp(), window.end.timestamp()
         for component, job in ctx.component_jobs.items():
             instances = up.get(job, {})
@@ -147,6 +154,39 @@ def rollout_provenance(criterion: c.RolloutProvenance, ctx: GateContext) -> Obse
         _note_builds(probe, ctx, window, obs)
     obs.observed = observed
     return conclude(obs, failures, "every flag as expected at every successful scrape of both windows", probe)
+
+
+Targets = dict[str, dict[str, list[tuple[float, float]]]]  # job -> target -> points
+
+
+def _targets_and_flags(up: list[RangeSeries], flag_series: list[RangeSeries], flag_label: str
+                       ) -> tuple[Targets, dict[str, dict[str, dict[str, list[list[tuple[float, float]]]]]]]:
+    """`up` points per job and target, and per job, flag and target the flag series that target exported.
+
+    A target is its `up` series' whole label set (two targets with one `instance` label in two clusters are
+    two targets); a flag series belongs to the target whose labels it carries, whatever labels it adds."""
+    targets: Targets = {}
+    identities: dict[str, list[tuple[str, set[tuple[str, str]]]]] = {}
+    for series in up:
+        labels = {k: v for k, v in series.labels.items() if k != "__name__"}
+        job, name = labels.get("job", ""), _target_name(labels)
+        targets.setdefault(job, {}).setdefault(name, []).extend(series.points)
+        identities.setdefault(job, []).append((name, set(labels.items())))
+    flags: dict[str, dict[str, dict[str, list[list[tuple[float, float]]]]]] = {}
+    for series in flag_series:
+        labels = {k: v for k, v in series.labels.items() if k not in ("__name__", flag_label)}
+        job, flag = labels.get("job", ""), series.labels.get(flag_label, "")
+        for name, identity in identities.get(job, []):
+            if identity <= set(labels.items()):
+                flags.setdefault(job, {}).setdefault(flag, {}).setdefault(name, []).append(list(series.points))
+    for points in (p for by_target in targets.values() for p in by_target.values()):
+        points.sort()
+    return targets, flags
+
+
+def _target_name(labels: dict[str, str]) -> str:
+    rest = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k not in ("job", "instance"))
+    return labels.get("instance", "") + (f" ({rest})" if rest else "")
 
 
 def _flag_violation(window: str, job: str, flag: str, state: timeline.FlagState) -> str:
