@@ -13,6 +13,7 @@ import math
 import os
 import shutil
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -450,12 +451,13 @@ class MetricsEndpoint(_LoopbackServer):
         status: int = 200,
         content_type: str = EXPOSITION_CONTENT_TYPE,
         delay: float = 0.0,
-        rewrite: str | None = None,
+        mode: str | None = None,
     ) -> None:
         self.text = text
         self.status = status
         self.content_type = content_type
         self.delay = delay
+        self.mode = mode  # one of BROKEN_ANSWERS: how the text is (mis)delivered
         self.requests = 0
 
     @property
@@ -484,6 +486,9 @@ class MetricsEndpoint(_LoopbackServer):
                     self.send_error(404)
                     return
                 body = endpoint.text.encode("utf-8")
+                if endpoint.mode is not None:
+                    deliver_broken(self, endpoint.mode, body)
+                    return
                 self.send_response(endpoint.status)
                 self.send_header("Content-Type", endpoint.content_type)
                 self.send_header("Content-Length", str(len(body)))
@@ -657,6 +662,7 @@ def run_gate(
     areas: Sequence[str] = (),
     select: str | None = None,
     timeout: float = 240,
+    environ: Mapping[str, str] | None = None,
 ) -> GateRun:
     """Run the repository's gate as an inner pytest session in its own process; collect what it wrote.
 
@@ -668,12 +674,16 @@ def run_gate(
     outdir = outdir if outdir is not None else Path(tempfile.mkdtemp(prefix="gate-out-", dir=workdir))
     argv = gate_argv(*args, env_file=env_file, outdir=outdir, areas=areas, select=select)
     started = time.monotonic()
+    extra_environ = dict(environ or {})
     if isinstance(runner, pytest.Pytester):
+        if extra_environ:
+            raise HarnessError("environ is for work-directory runs; use monkeypatch.setenv with a Pytester")
         result = runner.runpytest_subprocess(*argv, timeout=timeout)
         ret, stdout, stderr = int(result.ret), result.stdout.str(), result.stderr.str()
     else:
         # What runpytest_subprocess does, minus pytester: a clean environment, cwd = workdir.
         environ = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
+        environ.update(extra_environ)
         completed = subprocess.run(
             [sys.executable, "-m", "pytest", f"--basetemp={workdir / 'basetemp'}", *argv],
             cwd=workdir,
@@ -691,6 +701,64 @@ def run_gate(
 
 
 # --- Transport faults in front of a real server ---------------------------------------------------
+
+
+BROKEN_ANSWERS = ("trickle", "html", "bad_json", "empty_body", "truncated", "chunked_broken", "gzip_broken")
+
+
+def deliver_broken(handler: BaseHTTPRequestHandler, mode: str, body: bytes) -> None:
+    """Answer 200 in one of the broken ways of BROKEN_ANSWERS, around the real `body` where there is one:
+    one byte every 0.2 s; an HTML page; JSON cut in half; nothing; fewer bytes than Content-Length says;
+    invalid chunked framing; a gzip header over bytes that are not gzip."""
+    def head(content_type: str, **extra: str) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", content_type)
+        for name, value in extra.items():
+            handler.send_header(name.replace("_", "-"), value)
+        handler.end_headers()
+
+    if mode == "trickle":
+        head("application/json", Content_Length=str(len(body)))
+        for index in range(len(body)):
+            try:
+                handler.wfile.write(body[index:index + 1])
+                handler.wfile.flush()
+            except OSError:
+                return  # the client gave up: as it should
+            time.sleep(0.2)
+    elif mode == "html":
+        page = b"<html><body><h1>Sign in</h1></body></html>"
+        head("text/html; charset=utf-8", Content_Length=str(len(page)))
+        handler.wfile.write(page)
+    elif mode == "bad_json":
+        head("application/json", Content_Length=str(len(body) // 2))
+        handler.wfile.write(body[: len(body) // 2])
+    elif mode == "empty_body":
+        head("application/json", Content_Length="0")
+    elif mode == "truncated":
+        head("application/json", Content_Length=str(len(body) + 100))
+        handler.wfile.write(body)
+        handler.close_connection = True
+    elif mode == "chunked_broken":
+        head("application/json", Transfer_Encoding="chunked")
+        handler.wfile.write(b"10\r\n{\"status\":\"succ\r\nzz\r\n")
+        handler.close_connection = True
+    elif mode == "gzip_broken":
+        junk = b"this is not gzip at all" * 10
+        head("application/json", Content_Encoding="gzip", Content_Length=str(len(junk)))
+        handler.wfile.write(junk)
+    else:
+        raise HarnessError(f"unknown broken answer {mode!r}")
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (and localhost) signed by itself, made with openssl: (cert, key)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=60)
+    return cert, key
 
 
 def _rewritten(data: dict[str, Any], how: str) -> dict[str, Any]:
@@ -729,6 +797,8 @@ class FaultProxy(_LoopbackServer):
         drop_params: Sequence[str] = (),
         delay: float = 0.0,
         rewrite: str | None = None,
+        mode: str | None = None,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
         parts = upstream.removeprefix("http://").split("/", 1)[0]
         self.upstream_host, _, port = parts.partition(":")
@@ -742,6 +812,9 @@ class FaultProxy(_LoopbackServer):
         self.delay = delay  # seconds each answer waits before it is forwarded (a slow Prometheus)
         # "empty": every query answers an empty result; "nan": every value of every answer is NaN
         self.rewrite = rewrite
+        # How the answer is delivered (see BROKEN_ANSWERS): None forwards it as it came.
+        self.mode = mode
+        self.tls = tls  # (certificate, key): serve HTTPS
         self.seen: list[tuple[str, dict[str, str]]] = []
         self.faults = 0
         self._lock = threading.Lock()
@@ -750,7 +823,8 @@ class FaultProxy(_LoopbackServer):
     def url(self) -> str:
         if self._server is None:
             raise HarnessError("proxy not started")
-        return f"http://{LOOPBACK}:{self._server.server_address[1]}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{LOOPBACK}:{self._server.server_address[1]}"
 
     def _admit(self, path: str, headers: Mapping[str, str]) -> str | int | None:
         """Record the request; say what to do instead of forwarding: 'reset', an HTTP status, or None."""
@@ -812,7 +886,18 @@ class FaultProxy(_LoopbackServer):
                     self._answer(fault, "text/plain; charset=utf-8", f"fault injected: HTTP {fault}\n".encode())
                     return
                 time.sleep(proxy.delay)
-                self._answer(*proxy._forward(self.path, headers))
+                if proxy.mode == "redirect":
+                    # Another host (localhost is not 127.0.0.1) would answer in the configured one's name.
+                    self.send_response(302)
+                    self.send_header("Location", f"http://localhost:{proxy.upstream_port}{self.path}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                status, content_type, body = proxy._forward(self.path, headers)
+                if proxy.mode is not None:
+                    deliver_broken(self, proxy.mode, body)
+                    return
+                self._answer(status, content_type, body)
 
             def _answer(self, status: int, content_type: str, body: bytes) -> None:
                 self.send_response(status)
@@ -832,6 +917,11 @@ class FaultProxy(_LoopbackServer):
             def handle_error(self, request: Any, client_address: Any) -> None:
                 pass  # a reset connection fails the handler's final flush; that is the fault, not a bug
 
-        self._serve(QuietServer((LOOPBACK, 0), Handler), "fault-proxy")
+        server = QuietServer((LOOPBACK, 0), Handler)
+        if self.tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            server.socket = context.wrap_socket(server.socket, server_side=True)
+        self._serve(server, "fault-proxy")
         return self
 

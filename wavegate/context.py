@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from wavegate import promql
+from wavegate import promql, transport
 from wavegate.criteria import Contract
 from wavegate.endpoints import Scrape, fetch
 from wavegate.errors import EvaluationError, ScrapeFailed
@@ -32,6 +32,12 @@ class GateContext:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     _scrapes: dict[str, Scrape | ScrapeFailed] = field(default_factory=dict)
     _ready: EvaluationError | bool | None = None
+    budget: transport.Budget = field(default_factory=transport.Budget)
+
+    def __post_init__(self) -> None:
+        # The run's time budget starts now and bounds every request of the run.
+        self.budget = transport.Budget(self.environment.model.run_budget)
+        self.prometheus.budget = self.budget
 
     @property
     def component_jobs(self) -> dict[str, str]:
@@ -66,7 +72,8 @@ class GateContext:
         if component not in self._scrapes:
             settings = self.environment.components[component]
             try:
-                self._scrapes[component] = fetch(component, settings.metrics_url, settings.timeout)
+                self._scrapes[component] = fetch(component, settings.metrics_url, settings.timeout,
+                                                 limit=settings.max_bytes, budget=self.budget)
             except ScrapeFailed as exc:
                 self._scrapes[component] = exc
         cached = self._scrapes[component]

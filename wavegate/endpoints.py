@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import requests
 
+from wavegate import transport
 from wavegate.errors import ScrapeFailed
 from wavegate.exposition import Exposition, parse
 from wavegate.settings import redact_url
@@ -28,19 +29,33 @@ class Scrape:
     def ok(self) -> bool:
         return self.status == 200
 
+    @property
+    def not_an_exposition(self) -> str | None:
+        """Why the body is something else than a metrics exposition (an HTML page: a login page, a proxy's
+        error page, a dashboard), or None."""
+        head = self.text[:512].lstrip().lower()
+        if "html" in self.content_type.lower() or head.startswith(("<!doctype html", "<html")):
+            return (f"{self.url} answered an HTML page (Content-Type {self.content_type or 'none'}), not a "
+                    "metrics exposition: is metrics_url the metrics endpoint, and not a login or proxy page?")
+        return None
 
-def fetch(component: str, url: str, timeout: float, session: requests.Session | None = None) -> Scrape:
-    """GET `url`; raises ScrapeFailed (naming the URL) when it cannot be reached at all."""
-    getter = session or requests
+
+def fetch(component: str, url: str, timeout: float, session: requests.Session | None = None, *,
+          limit: int | None = None, budget: transport.Budget | None = None) -> Scrape:
+    """GET `url`, the whole body within `timeout` and at most `limit` bytes; raises ScrapeFailed (naming the
+    URL and the cause) when no complete answer comes."""
     shown = redact_url(url)
     started = time.perf_counter()
     try:
-        response = getter.get(url, timeout=timeout, headers={"Accept": "text/plain;version=0.0.4"})
+        response = transport.get(session, url, timeout=timeout, headers={"Accept": "text/plain;version=0.0.4"},
+                                 limit=limit, budget=budget)
         text = response.text
-    except requests.RequestException as exc:
+    except transport.BudgetSpent:
+        raise
+    except transport.TransportFailed as exc:
         raise ScrapeFailed(
-            f"{component} metrics endpoint {shown} is unreachable ({type(exc).__name__}); check "
-            f"components.{component}.metrics_url in the environment file and that the {component} is running"
+            f"{component} metrics endpoint: {exc}; check components.{component}.metrics_url in the environment "
+            f"file and that the {component} is running"
         ) from None
     seconds = time.perf_counter() - started
     return Scrape(

@@ -18,6 +18,7 @@ from typing import Any
 
 import requests
 
+from wavegate import transport
 from wavegate.errors import ConfigError, PrometheusUnavailable, QueryFailed
 from wavegate.settings import PrometheusSettings, format_duration, format_time, redact_url
 
@@ -129,7 +130,9 @@ class PrometheusClient:
         self.backoff = backoff
         self.session = session or requests.Session()
         self.session.headers.update(settings.headers)
-        self.session.verify = str(settings.ca_file) if settings.ca_file else True
+        # Passed with each request: a session-wide setting would lose to REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE.
+        self._verify: bool | str = str(settings.ca_file) if settings.ca_file else True
+        self.budget: transport.Budget | None = None  # the run's time budget, set by the gate's context
         self._down: PrometheusUnavailable | None = None
         if settings.bearer_token_env:
             token = os.environ.get(settings.bearer_token_env)
@@ -141,10 +144,10 @@ class PrometheusClient:
             self.session.headers["Authorization"] = f"Bearer {token}"
         if settings.basic_auth:
             password = os.environ.get(settings.basic_auth.password_env)
-            if password is None:
+            if not password:  # like the token: an empty secret is a mistake, not a password
                 raise ConfigError(
                     f"prometheus.basic_auth.password_env in {source} names {settings.basic_auth.password_env}, "
-                    "which is not set; export it before running the gate"
+                    "which is not set or empty; export it with the password before running the gate"
                 )
             self.session.auth = (settings.basic_auth.username, password)
 
@@ -163,23 +166,31 @@ class PrometheusClient:
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             try:
-                response = self.session.get(url, params=params, timeout=self.settings.timeout)
-            except requests.exceptions.SSLError as exc:
-                raise PrometheusUnavailable(
-                    f"TLS to {self.display_url} failed: {exc}; set prometheus.ca_file to the CA bundle"
-                ) from None
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                last = f"{type(exc).__name__}: {_short(exc)}"
-                continue
+                response = transport.get(self.session, url, params=params, timeout=self.settings.timeout,
+                                         verify=self._verify, budget=self.budget)
+            except transport.BudgetSpent:
+                raise
+            except transport.TransportFailed as exc:
+                if exc.retryable:
+                    last = str(exc)
+                    continue
+                raise PrometheusUnavailable(f"{exc}{self._hint(str(exc))}") from None
             if response.status_code in _RETRY_STATUS:
                 last = f"HTTP {response.status_code}"
                 continue
             return self._decode(response, path)
         self._down = PrometheusUnavailable(
-            f"Prometheus at {self.display_url} is unreachable ({last} after {attempts} attempts); check "
+            f"Prometheus at {self.display_url} is unreachable ({last}; {attempts} attempts); check "
             "prometheus.url in the environment file and that Prometheus is running"
         )
         raise self._down
+
+    def _hint(self, message: str) -> str:
+        if message.startswith("TLS"):
+            if self.settings.ca_file:
+                return f"; the CA bundle in prometheus.ca_file ({self.settings.ca_file}) does not verify it"
+            return "; set prometheus.ca_file to the CA bundle that signed its certificate"
+        return "; check prometheus.url in the environment file"
 
     def _decode(self, response: requests.Response, path: str) -> Any:
         where = f"{self.display_url}{path}"

@@ -174,7 +174,7 @@ class PrometheusSettings(_Strict):
     self_selector: Selector = Field(
         (), description="Label matchers added to Prometheus' own series (its job's `up`, prometheus_*).")
     scrape_interval: Duration = Field(15.0, description="Interval the history was scraped at.")
-    timeout: Duration = Field(30.0, description="Timeout of one HTTP request to Prometheus.")
+    timeout: Duration = Field(30.0, description="Deadline of one whole HTTP request to Prometheus (all its bytes).")
     headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers, e.g. X-Scope-OrgID.")
     bearer_token_env: str | None = Field(None, description="Environment variable holding a bearer token.")
     basic_auth: BasicAuth | None = Field(None, description="HTTP basic authentication, password from the env.")
@@ -198,7 +198,9 @@ class PrometheusSettings(_Strict):
 class ComponentSettings(_Strict):
     metrics_url: str = Field(description="The component's Prometheus /metrics URL.")
     job: str = Field(description="The Prometheus scrape job of the component.")
-    timeout: Duration = Field(10.0, description="Timeout of one scrape of metrics_url.")
+    timeout: Duration = Field(10.0, description="Deadline of one whole scrape of metrics_url.")
+    max_bytes: int = Field(128 << 20, gt=0, description="Largest /metrics body read (bytes); a bigger one fails "
+                                                        "the criteria that read it, naming the size.")
 
     @field_validator("metrics_url")
     @classmethod
@@ -213,6 +215,16 @@ class EnvironmentModel(_Strict):
     windows_file: Path | None = Field(
         None, description="JSON state file with `windows` (written by run_cp1_profile.sh); overrides `windows`."
     )
+    run_budget: Duration = Field(
+        300.0, description="The whole run's time budget: past it no more requests are made and the remaining "
+        "criteria are ERROR, naming it; the run still writes its results.")
+
+    @field_validator("run_budget")
+    @classmethod
+    def _budget_positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than zero")
+        return value
 
     @field_validator("components")
     @classmethod
@@ -279,13 +291,29 @@ def describe_validation_error(source: str, error: ValidationError) -> str:
     return "\n".join(lines)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key written twice in one mapping (YAML would keep the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is written twice (lines {seen[key]} and {line}); YAML would "
+                    "keep only the last one: remove one", key_node.start_mark)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: Path, what: str) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read the {what} {path}: {exc.strerror or exc}") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
 

@@ -29,6 +29,8 @@ def endpoints_exported(criterion: c.EndpointsExported, ctx: GateContext) -> Obse
                     passed=scrape.ok and not scrape.exposition.problems and bool(scrape.exposition.families))
         if not scrape.ok:
             failures.append(f"{scrape.url} answered HTTP {scrape.status}, not 200")
+        elif scrape.not_an_exposition:
+            failures.append(scrape.not_an_exposition)
         elif scrape.exposition.problems:
             first = scrape.exposition.problems[0]
             failures.append(f"{scrape.url} is not a parseable exposition: {first} "

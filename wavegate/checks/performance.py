@@ -10,6 +10,7 @@ from collections.abc import Callable
 import requests
 
 from wavegate import criteria as c
+from wavegate import transport
 from wavegate.checks.common import (
     _bucket_counts,
     _finite,
@@ -180,11 +181,13 @@ def endpoint_latency(criterion: c.EndpointLatency, ctx: GateContext) -> Observat
         for _ in range(criterion.requests):
             started = time.perf_counter()
             try:
-                response = session.get(settings.metrics_url, timeout=settings.timeout)
-                _ = response.content
-            except requests.RequestException as exc:
-                unreachable.append(f"{component} metrics endpoint {shown} did not answer "
-                                   f"({type(exc).__name__}); check components.{component}.metrics_url")
+                # the full response is timed; its body is read and discarded, not held
+                response = transport.get(session, settings.metrics_url, timeout=settings.timeout, keep=False,
+                                         limit=settings.max_bytes, budget=ctx.budget)
+            except transport.BudgetSpent:
+                raise
+            except transport.TransportFailed as exc:
+                unreachable.append(f"{component} metrics endpoint: {exc}; check components.{component}.metrics_url")
                 break
             timings.append(time.perf_counter() - started)
             if response.status_code != 200:

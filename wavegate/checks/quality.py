@@ -21,6 +21,11 @@ def label_cardinality(criterion: c.LabelCardinality, ctx: GateContext) -> Observ
     largest: dict[str, int] = {}
     for component in ctx.environment.components:
         scrape = ctx.scrape_ok(component)
+        if scrape.not_an_exposition or not scrape.exposition.families:
+            # Nothing to count is not "within limits": the component's cardinality cannot be judged.
+            obs.no_data = True
+            failures.append(f"no data: {scrape.not_an_exposition or f'{scrape.url} exposes no metric families'}")
+            continue
         for family in scrape.exposition.families.values():
             count = family.series_count()
             largest[f"{component}/{family.name}"] = count
@@ -104,7 +109,9 @@ def exposition_format(criterion: c.ExpositionFormat, ctx: GateContext) -> Observ
     failures, observed = [], {}
     for component in ctx.environment.components:
         scrape = ctx.scrape_ok(component)
-        problems = list(scrape.exposition.problems) + lint(scrape.exposition)
+        problems: list[object] = [*scrape.exposition.problems, *lint(scrape.exposition)]
+        if scrape.not_an_exposition:
+            problems = [scrape.not_an_exposition.removeprefix(f"{scrape.url} ")]
         observed[component] = f"{len(problems)} problem(s)"
         obs.measure({"component": component}, float(len(problems)), unit="problems", threshold=0.0,
                     passed=not problems)
