@@ -34,6 +34,9 @@ class GateContext:
     _ready: EvaluationError | bool | None = None
     budget: transport.Budget = field(default_factory=transport.Budget)
 
+    def __repr__(self) -> str:  # it holds whole expositions: pytest's failure reports must not print them
+        return f"GateContext(environment={self.environment.name!r}, scrapes={sorted(self._scrapes)})"
+
     def __post_init__(self) -> None:
         # The run's time budget starts now and bounds every request of the run.
         self.budget = transport.Budget(self.environment.model.run_budget)

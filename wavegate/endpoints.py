@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import requests
 
@@ -22,8 +22,8 @@ class Scrape:
     status: int
     seconds: float
     content_type: str
-    text: str
-    exposition: Exposition
+    text: str = field(repr=False)  # a whole body: never in a repr
+    exposition: Exposition = field(repr=False)
 
     @property
     def ok(self) -> bool:

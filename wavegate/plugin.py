@@ -37,6 +37,7 @@ from wavegate.evidence import (
 from wavegate.outputs import OutputFolder, configuration_error_record, unfinished_record
 from wavegate.prometheus import PrometheusClient
 from wavegate.results import SCHEMA, gate_status
+from wavegate.secrets import LogRedaction, secret_values
 from wavegate.settings import Environment, format_time, load_environment, parse_window_option
 from wavegate.verdicts import CriterionViolated, Observation
 
@@ -57,6 +58,10 @@ class GateState:
     folder: OutputFolder | None = None
     stopped_by: str | None = None  # the signal that interrupted the run
     previous_sigterm: Any = None
+    redaction: LogRedaction | None = None
+
+    def __repr__(self) -> str:  # pytest builds reprs for failure reports: keep them short
+        return f"GateState(environment={self.environment.name!r}, output={str(self.output)!r})"
 
 
 STATE = pytest.StashKey[GateState]()
@@ -164,6 +169,9 @@ def pytest_configure(config: pytest.Config) -> None:
     state.folder = folder
     config.stash[STATE] = state
     _stop_on_sigterm(state)
+    # Debug logs (e.g. urllib3's request lines) are captured into gate.html and Allure: mask secrets first.
+    state.redaction = LogRedaction(secret_values(state.environment))
+    state.redaction.install()
     # Default outputs, set before pytest-html, allure and junitxml read their options.
     option = config.option
     if hasattr(option, "htmlpath"):
@@ -442,6 +450,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         state.previous_sigterm = None
     if state.folder is not None:
         state.folder.release()
+    if state.redaction is not None:
+        state.redaction.uninstall()
 
 
 @pytest.hookimpl(trylast=True)

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import tempfile
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
 
@@ -87,9 +87,12 @@ def take_screenshots(settings: PrometheusSettings, window: Window, queries: list
                      folder: Path) -> dict[str, Path | str]:
     """The targets page and one query page per (name, promql): a PNG path, or the reason there is none."""
     names = ["prometheus_targets", *(f"query_{name}" for name, _ in queries)]
-    if settings.bearer_token_env or settings.basic_auth or settings.headers:
-        reason = ("Prometheus needs credentials or headers (prometheus.bearer_token_env / basic_auth / headers), "
-                  "which headless Chromium would need on its command line; not passed, to keep them secret")
+    parts = urlsplit(settings.url)
+    if settings.bearer_token_env or settings.basic_auth or settings.headers or parts.username or parts.password \
+            or parts.query:
+        reason = ("Prometheus needs credentials or headers (prometheus.bearer_token_env / basic_auth / headers, or "
+                  "user:password / a query in prometheus.url), which headless Chromium would need on its command "
+                  "line, where every process can read them; not passed, to keep them secret")
         return dict.fromkeys(names, reason)
     chromium = find_chromium()
     if chromium is None:
