@@ -18,7 +18,7 @@ def test_endpoints_exported_fails_on_html_an_http_500_and_a_closed_port(
     record = broken_endpoints_run.record("coverage.endpoints_exported")
     # The endpoints that answered wrongly are violations; with them, the unreachable one is listed too.
     assert_verdict(
-        broken_endpoints_run, "coverage.endpoints_exported", "failed", "HTTP 500", "not a parseable"
+        broken_endpoints_run, "coverage.endpoints_exported", "failed", "HTTP 500", "answered an HTML page"
     )
     assert "worker" in record["message"] or "metrics" in str(record["observed"].get("worker"))
 

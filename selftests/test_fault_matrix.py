@@ -57,7 +57,7 @@ CASES: dict[str, Case] = {
                             touched=PROMETHEUS_KINDS),
     "http_503_sometimes": Case(proxy={"fail_first": 1}, prometheus=FAST, exit=0),  # retried, then judged
     "reset": Case(proxy={"reset": True}, prometheus=FAST, mentions="unreachable", touched=PROMETHEUS_KINDS),
-    "slow": Case(proxy={"delay": 3.0}, prometheus=FAST, mentions="did not answer within 2 s",
+    "slow": Case(proxy={"delay": 3.0}, prometheus=FAST, mentions="no answer within 2 s",
                  touched=PROMETHEUS_KINDS),
     "trickle": Case(proxy={"mode": "trickle"}, prometheus=FAST, mentions="too slow or trickling",
                     touched=PROMETHEUS_KINDS),

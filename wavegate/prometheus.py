@@ -172,7 +172,7 @@ class PrometheusClient:
                 raise
             except transport.TransportFailed as exc:
                 if exc.retryable:
-                    last = str(exc)
+                    last = exc.reason
                     continue
                 raise PrometheusUnavailable(f"{exc}{self._hint(str(exc))}") from None
             if response.status_code in _RETRY_STATUS:
@@ -180,7 +180,7 @@ class PrometheusClient:
                 continue
             return self._decode(response, path)
         self._down = PrometheusUnavailable(
-            f"Prometheus at {self.display_url} is unreachable ({last}; {attempts} attempts); check "
+            f"Prometheus at {self.display_url} is unreachable ({last} after {attempts} attempts); check "
             "prometheus.url in the environment file and that Prometheus is running"
         )
         raise self._down

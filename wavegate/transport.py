@@ -7,6 +7,7 @@ failure turned into one named cause.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,9 +26,10 @@ class TransportFailed(EvaluationError):
 
     cause = "transport"
 
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
+    def __init__(self, message: str, *, retryable: bool = False, reason: str = "") -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.reason = reason or message  # the cause alone, e.g. "Connection refused"
 
 
 class BudgetSpent(EvaluationError):
@@ -85,9 +87,11 @@ def get(
     except requests.exceptions.SSLError as exc:
         raise TransportFailed(f"TLS to {shown} failed: {_short(exc)}") from None
     except requests.Timeout:
-        raise TransportFailed(f"{shown} did not answer within {timeout:g} s", retryable=True) from None
+        raise TransportFailed(f"{shown} did not answer within {timeout:g} s", retryable=True,
+                              reason=f"no answer within {timeout:g} s") from None
     except requests.ConnectionError as exc:
-        raise TransportFailed(f"{shown} is unreachable ({_short(exc)})", retryable=True) from None
+        reason = _os_reason(exc)
+        raise TransportFailed(f"{shown} is unreachable ({reason})", retryable=True, reason=reason) from None
     except requests.RequestException as exc:
         raise TransportFailed(f"the request to {shown} failed ({type(exc).__name__}: {_short(exc)})") from None
     try:
@@ -114,11 +118,11 @@ def get(
             raise _late(shown, timeout, budget, size)
     except (requests.Timeout, urllib3.exceptions.ReadTimeoutError):
         raise TransportFailed(f"{shown} stopped sending within its answer (no data for {timeout:g} s)",
-                              retryable=True) from None
+                              retryable=True, reason=f"stopped sending for {timeout:g} s") from None
     except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError,
             requests.ConnectionError, urllib3.exceptions.HTTPError, OSError) as exc:
-        raise TransportFailed(f"{shown} sent a broken response ({type(exc).__name__}: {_short(exc)})",
-                              retryable=True) from None
+        reason = f"a broken response ({type(exc).__name__}: {_short(exc)})"
+        raise TransportFailed(f"{shown} sent {reason}", retryable=True, reason=reason) from None
     finally:
         response.close()
     response._content = b"".join(chunks)  # the body, read under the deadline; .text and .json() use it
@@ -132,6 +136,19 @@ def _late(shown: str, timeout: float, budget: Budget | None, size: int) -> Evalu
     # Not retried: a server that answers this slowly would only take as long again.
     return TransportFailed(f"{shown} did not send its whole answer within {timeout:g} s ({size} bytes so far): "
                            "too slow or trickling")
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+
+
+def _os_reason(exc: BaseException) -> str:
+    """The operating system's words for a connection failure ("Connection refused"), else the error's type."""
+    found = _ERRNO.search(str(exc))
+    if found:
+        return found.group(1).strip()
+    if "RemoteDisconnected" in str(exc) or "reset" in str(exc).lower():
+        return "connection reset or closed by the server"
+    return type(exc).__name__
 
 
 def _short(exc: BaseException) -> str:
