@@ -13,6 +13,7 @@ from wavegate.checks.common import (
     conclude,
 )
 from wavegate.context import GateContext, Probe
+from wavegate.errors import EvaluationError
 from wavegate.prometheus import RangeSeries
 from wavegate.settings import Window, format_duration, format_time, redact_text
 from wavegate.verdicts import Observation
@@ -122,10 +123,12 @@ def rollout_provenance(criterion: c.RolloutProvenance, ctx: GateContext) -> Obse
     for window in (env.baseline, env.candidate):
         wanted = dict.fromkeys(criterion.wave_flags, 1.0 if window is env.candidate else 0.0)
         wanted.update(dict.fromkeys(criterion.always_on, 1.0))
-        up, flags = _targets_and_flags(probe.samples(f"up{{{ctx.jobs_matcher()}}}", window),
-                                       probe.samples(criterion.metric, window), criterion.flag_label)
         start, end = window.start.timestamp(), window.end.timestamp()
         for component, job in ctx.component_jobs.items():
+            # One job at a time: a week of raw samples of every target's up and flags is held only briefly.
+            up, flags = _targets_and_flags(probe.samples(promql.add_matchers("up", {"job": job}), window),
+                                           probe.samples(_flag_selector(criterion.metric, job), window),
+                                           criterion.flag_label)
             instances = up.get(job, {})
             if not any(v == 1 for points in instances.values() for _, v in points):
                 obs.no_data = True
@@ -157,6 +160,13 @@ def rollout_provenance(criterion: c.RolloutProvenance, ctx: GateContext) -> Obse
 
 
 Targets = dict[str, dict[str, list[tuple[float, float]]]]  # job -> target -> points
+
+
+def _flag_selector(metric: str, job: str) -> str:
+    try:
+        return promql.add_matchers(metric, {"job": job})
+    except promql.PromQLError as exc:
+        raise EvaluationError(f"the flag metric {metric!r} must be a series selector: {exc}") from None
 
 
 def _targets_and_flags(up: list[RangeSeries], flag_series: list[RangeSeries], flag_label: str
