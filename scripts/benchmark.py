@@ -26,13 +26,16 @@ from types import FrameType
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "selftests"))  # the crafted worlds and the real-Prometheus harness live there
 
-from harness import History  # noqa: E402
+from harness import History, MetricsEndpoint, closed_port, environment_document, write_environment  # noqa: E402
 from worlds import COMPONENTS, HEALTHY, LiveWorld, long_windows, start_world  # noqa: E402
 
 from wavegate.exposition import lint, parse  # noqa: E402
 
 TARGET_SECONDS = 60.0
 TARGET_RSS_MIB = 300.0
+# A 100 MB / 1 M-series /metrics (issue "Fail closed"): judged, not refused, within these.
+TARGET_LARGE_SECONDS = 30.0
+TARGET_LARGE_RSS_MIB = 300.0
 
 
 @dataclass
@@ -70,10 +73,10 @@ with open(sys.argv[1], "w") as report:
 """
 
 
-def run_gate_once(env_file: Path, outdir: Path, workdir: Path, timeout: float) -> GateSample:
+def run_gate_once(env_file: Path, outdir: Path, workdir: Path, timeout: float, *extra: str) -> GateSample:
     """Run the full gate as a grandchild via _LAUNCHER and time it; the launcher reports its peak RSS."""
     argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--rootdir={REPO}", str(REPO / "tests"),
-            f"--env-file={env_file}", f"--gate-output={outdir}", "-q"]
+            f"--env-file={env_file}", f"--gate-output={outdir}", "-q", *extra]
     environ = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
     log, usage_file = workdir / f"{outdir.name}.log", workdir / f"{outdir.name}.usage.json"
     started = time.monotonic()
@@ -236,6 +239,38 @@ def benchmark(args: argparse.Namespace, emit: Callable[[str], None]) -> None:
     emit("")
     for line in parser_throughput(args.lines):
         emit(line)
+    if args.large_series:
+        emit("")
+        for line in large_exposition(args.large_series, args.gate_timeout):
+            emit(line)
+
+
+def large_exposition(series: int, timeout: float) -> list[str]:
+    """A worker /metrics of `series` series (1 M is about 100 MB) judged by the areas that read expositions
+    (quality, coverage); Prometheus is absent, so its criteria are ERROR and only the scrapes are measured."""
+    pad = "x" * 40
+    body = "# HELP worker_big_info Many series.\n# TYPE worker_big_info gauge\n" + "".join(
+        f'worker_big_info{{slot="{i}",tenant_id="tenant-{i % 1000}",pad="{pad}"}} 1\n' for i in range(series))
+    size = len(body)
+    small = "# HELP x_info x.\n# TYPE x_info gauge\nx_info 1\n"
+    with tempfile.TemporaryDirectory(prefix="wavegate-bench-large-") as folder, \
+            MetricsEndpoint(body) as worker, MetricsEndpoint(small) as router, MetricsEndpoint(small) as gateway:
+        del body
+        gc.collect()
+        workdir, now = Path(folder), time.time()
+        document = environment_document(f"http://127.0.0.1:{closed_port()}",
+                                        {"router": router.url, "gateway": gateway.url, "worker": worker.url},
+                                        {"baseline": (now - 7200, now - 3700), "candidate": (now - 3600, now - 60)})
+        document["components"]["worker"]["timeout"] = "60s"
+        sample = run_gate_once(write_environment(workdir / "large.yaml", document), workdir / "gate-large",
+                               workdir, timeout, "--area=quality,coverage")
+    fast = "met" if sample.seconds <= TARGET_LARGE_SECONDS else "MISSED"
+    small_enough = "met" if sample.max_rss_mib <= TARGET_LARGE_RSS_MIB else "MISSED"
+    return [
+        f"large exposition: {series:,} series, {size / 1e6:.1f} MB on the worker's /metrics (--area=quality,coverage)",
+        f"  gate {sample.seconds:.1f} s (target <= {TARGET_LARGE_SECONDS:.0f} s: {fast}), "
+        f"peak RSS {sample.max_rss_mib:.0f} MiB (target <= {TARGET_LARGE_RSS_MIB:.0f} MiB: {small_enough})",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -243,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="Full gate runs to time (default: 3).")
     parser.add_argument("--days", type=float, default=7, help="Length of each window in days (default: 7).")
     parser.add_argument("--lines", type=int, default=100_000, help="Lines of the parser benchmark exposition.")
+    parser.add_argument("--large-series", type=int, default=1_000_000,
+                        help="Series of the large-exposition run (about 100 bytes each; 0 skips it).")
     parser.add_argument("--slowest", type=int, default=5, help="How many of the slowest criteria to list.")
     parser.add_argument("--backfill-timeout", type=float, default=900, help="Seconds promtool may take.")
     parser.add_argument("--gate-timeout", type=float, default=300, help="Seconds before a gate run is killed.")
