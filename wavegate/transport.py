@@ -147,7 +147,7 @@ def _os_reason(exc: BaseException) -> str:
     if found:
         return found.group(1).strip()
     if "RemoteDisconnected" in str(exc) or "reset" in str(exc).lower():
-        return "connection reset or closed by the server"
+        return "Connection reset or closed by the server"
     return type(exc).__name__
 
 
