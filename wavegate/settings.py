@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -34,6 +35,15 @@ REQUIRED_COMPONENTS = ("router", "gateway", "worker")
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def _more_than_zero(value: float) -> float:
+    if value <= 0:
+        raise ValueError("must be more than zero")
+    return value
+
+
+PositiveDuration = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_more_than_zero)]
 
 
 def parse_time(value: object) -> datetime:
@@ -173,8 +183,8 @@ class PrometheusSettings(_Strict):
         "the components' metrics, e.g. {env: prod} or 'env=\"prod\", cluster=~\"eu-.*\"'.")
     self_selector: Selector = Field(
         (), description="Label matchers added to Prometheus' own series (its job's `up`, prometheus_*).")
-    scrape_interval: Duration = Field(15.0, description="Interval the history was scraped at.")
-    timeout: Duration = Field(30.0, description="Deadline of one whole HTTP request to Prometheus (all its bytes).")
+    scrape_interval: PositiveDuration = Field(15.0, description="Interval the history was scraped at.")
+    timeout: PositiveDuration = Field(30.0, description="Deadline of one whole HTTP request to Prometheus.")
     headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers, e.g. X-Scope-OrgID.")
     bearer_token_env: str | None = Field(None, description="Environment variable holding a bearer token.")
     basic_auth: BasicAuth | None = Field(None, description="HTTP basic authentication, password from the env.")
@@ -186,13 +196,6 @@ class PrometheusSettings(_Strict):
     @classmethod
     def _http_url(cls, value: str) -> str:
         return _check_http_url(value)
-
-    @field_validator("scrape_interval", "timeout")
-    @classmethod
-    def _positive(cls, value: float) -> float:
-        if value <= 0:
-            raise ValueError("must be more than zero")
-        return value
 
 
 class ComponentSettings(_Strict):
@@ -215,16 +218,9 @@ class EnvironmentModel(_Strict):
     windows_file: Path | None = Field(
         None, description="JSON state file with `windows` (written by run_cp1_profile.sh); overrides `windows`."
     )
-    run_budget: Duration = Field(
+    run_budget: PositiveDuration = Field(
         300.0, description="The whole run's time budget: past it no more requests are made and the remaining "
         "criteria are ERROR, naming it; the run still writes its results.")
-
-    @field_validator("run_budget")
-    @classmethod
-    def _budget_positive(cls, value: float) -> float:
-        if value <= 0:
-            raise ValueError("must be more than zero")
-        return value
 
     @field_validator("components")
     @classmethod

@@ -60,7 +60,7 @@ class Budget:
 
 
 def get(
-    session: requests.Session | requests.sessions.Session | None,
+    session: requests.Session | None,
     url: str,
     *,
     timeout: float,
