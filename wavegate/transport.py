@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import requests
@@ -70,9 +70,12 @@ def get(
     limit: int | None = None,
     budget: Budget | None = None,
     keep: bool = True,
+    sink: Callable[[requests.Response], Callable[[bytes], None]] | None = None,
 ) -> requests.Response:
     """GET `url` and read the whole body within `timeout` seconds (and the run's budget); the body is then in
-    `response.content` (empty when `keep` is false: read and discarded, e.g. to time a full response).
+    `response.content` (empty when `keep` is false: read and discarded, e.g. to time a full response; or when
+    `sink` is given: called with the response once its headers are in, it returns where each chunk of the body
+    goes as it arrives, e.g. a parser chosen by Content-Type, so a large body is never held whole).
     Raises TransportFailed naming the URL and the cause."""
     shown = redact_url(url)
     if budget is not None:
@@ -101,6 +104,7 @@ def get(
                                   "follow redirects, so that no other server answers in this one's name: configure "
                                   "the final address")
         chunks, size = [], 0
+        consume = sink(response) if sink is not None else None
         while True:
             # read1: what has arrived (one receive), so the deadline is checked even when bytes trickle in
             chunk = response.raw.read1(CHUNK, decode_content=True)
@@ -110,7 +114,9 @@ def get(
             if limit is not None and size > limit:
                 raise TransportFailed(f"{shown} sent more than {limit / (1 << 20):g} MiB; the body is not read "
                                       "further (raise the limit in the environment file if that size is expected)")
-            if keep:
+            if consume is not None:
+                consume(chunk)
+            elif keep:
                 chunks.append(chunk)
             if time.monotonic() > deadline:
                 raise _late(shown, timeout, budget, size)

@@ -13,6 +13,8 @@ from wavegate.context import GateContext
 from wavegate.errors import ScrapeFailed
 from wavegate.verdicts import Observation
 
+_FORMAT_NAMES = {"text": "text format 0.0.4", "openmetrics": "OpenMetrics 1.0"}
+
 
 def endpoints_exported(criterion: c.EndpointsExported, ctx: GateContext) -> Observation:
     obs = Observation(passed=True, summary="")
@@ -24,7 +26,8 @@ def endpoints_exported(criterion: c.EndpointsExported, ctx: GateContext) -> Obse
             unreachable.append(str(exc))
             observed[component] = "unreachable"
             continue
-        observed[component] = f"HTTP {scrape.status}, {len(scrape.exposition.families)} families"
+        observed[component] = (f"HTTP {scrape.status}, {len(scrape.exposition.families)} families "
+                               f"({_FORMAT_NAMES[scrape.format]})")
         obs.measure({"component": component}, float(scrape.status), unit="HTTP status", threshold=200.0,
                     passed=scrape.ok and not scrape.exposition.problems and bool(scrape.exposition.families))
         if not scrape.ok:
@@ -40,7 +43,7 @@ def endpoints_exported(criterion: c.EndpointsExported, ctx: GateContext) -> Obse
     # An endpoint that answers wrongly is a violation; one that cannot be reached at all may be the gate's
     # configuration as much as the component, so alone it is an ERROR (a violation elsewhere still wins).
     _raise_unreachable_unless_violated(unreachable, failures)
-    obs.observed, obs.threshold = observed, "HTTP 200 and a parseable Prometheus text exposition"
+    obs.observed, obs.threshold = observed, "HTTP 200 and a parseable exposition (text 0.0.4 or OpenMetrics)"
     return conclude(obs, failures + unreachable, "every component exports its metrics")
 
 
@@ -73,15 +76,13 @@ def required_labels(criterion: c.RequiredLabels, ctx: GateContext) -> Observatio
         if family is None:
             failures.append(f"{component} does not export {name}, so its labels cannot be checked")
             continue
-        if not family.samples:
+        if not family.sample_count:
             failures.append(f"{component} exports {name} without any series; its labels cannot be checked")
             continue
         observed[name] = sorted(family.label_names())
-        for sample in family.samples:
-            missing = [label for label in spec.labels if label not in sample.labels]
-            if missing:
-                failures.append(f"{scrape.url} line {sample.line}: {sample.name} lacks {', '.join(missing)}")
-                break
+        lacking = family.first_without(tuple(spec.labels))
+        if lacking is not None:
+            failures.append(f"{scrape.url} line {lacking[0]}: {name} lacks {', '.join(lacking[1])}")
         extra = family.label_names() - set(spec.labels) - set(spec.optional_labels)
         if extra:
             obs.notes.append(f"{name} also carries {', '.join(sorted(extra))} (not in the contract)")

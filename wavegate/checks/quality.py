@@ -8,9 +8,10 @@ from wavegate.checks.common import (
     _required_in_scrapes,
     conclude,
 )
+from wavegate.checks.coverage import _FORMAT_NAMES
 from wavegate.context import GateContext
 from wavegate.errors import EvaluationError
-from wavegate.exposition import lint
+from wavegate.exposition import advice, lint
 from wavegate.verdicts import Observation
 
 
@@ -109,14 +110,17 @@ def exposition_format(criterion: c.ExpositionFormat, ctx: GateContext) -> Observ
     failures, observed = [], {}
     for component in ctx.environment.components:
         scrape = ctx.scrape_ok(component)
-        problems: list[object] = [*scrape.exposition.problems, *lint(scrape.exposition)]
+        exposition = scrape.exposition
+        problems: list[object] = [*exposition.problems, *lint(exposition)]
         if scrape.not_an_exposition:
             problems = [scrape.not_an_exposition.removeprefix(f"{scrape.url} ")]
-        observed[component] = f"{len(problems)} problem(s)"
-        obs.measure({"component": component}, float(len(problems)), unit="problems", threshold=0.0,
-                    passed=not problems)
-        failures += [f"{scrape.url} {problem}" for problem in problems]
-    obs.observed, obs.threshold = observed, "0 parse or lint problems"
+        format_name = _FORMAT_NAMES[scrape.format]
+        observed[component] = f"{len(problems)} problem(s) in {format_name}"
+        obs.measure({"component": component, "format": scrape.format}, float(len(problems)), unit="problems",
+                    threshold=0.0, passed=not problems)
+        failures += [f"{scrape.url} ({format_name}) {problem}" for problem in problems]
+        # Advice beyond promtool's rules is evidence for the reviewer, never part of the verdict.
+        obs.notes.extend(f"advice, not a promtool rule: {scrape.url} {tip}" for tip in advice(exposition)[:20])
+    obs.observed = observed
+    obs.threshold = "0 parse problems in the format the server sent, 0 promtool lint findings"
     return conclude(obs, failures, "every exposition is valid and lint-clean")
-
-

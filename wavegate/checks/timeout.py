@@ -87,7 +87,7 @@ def series_tracked(criterion: c.SeriesTracked, ctx: GateContext) -> Observation:
         failures.append(f"{scrape.url} does not export {criterion.metric}")
     else:
         missing = [label for label in criterion.labels if label not in family.label_names()]
-        if not family.samples:
+        if not family.sample_count:
             failures.append(f"{scrape.url} declares {criterion.metric} but exports no series of it")
         elif missing:
             failures.append(f"{scrape.url}: {criterion.metric} lacks label(s) {', '.join(missing)}")

@@ -1,0 +1,25 @@
+"""`python -m wavegate <command>`: the gate's stand-alone commands (the gate itself runs as `pytest --env=…`)."""
+
+from __future__ import annotations
+
+import sys
+
+_USAGE = """usage: python -m wavegate check-metrics [FILE | URL | -] [--format …] [--advice] [-v]
+
+commands:
+  check-metrics  check a /metrics exposition (text 0.0.4 or OpenMetrics) like `promtool check metrics`
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["check-metrics"]:
+        from wavegate.exposition.cli import main as check_metrics
+
+        return check_metrics(args[1:])
+    print(_USAGE, end="", file=sys.stderr if args[:1] not in (["-h"], ["--help"]) else sys.stdout)
+    return 0 if args[:1] in (["-h"], ["--help"]) else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
