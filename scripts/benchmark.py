@@ -1,6 +1,7 @@
 """Measure the gate's speed and memory on a realistic history: the self-tests' healthy CP2 world over a
 7-day baseline and a 7-day candidate at a 15 s scrape interval, backfilled into a real Prometheus, judged
-by the full gate N times as a subprocess; plus the exposition parser's throughput.
+by the full gate N times as a subprocess; plus `check-metrics` against `promtool check metrics` on a ~9 MB
+exposition, and the gate on a 100 MB / 1 M-series /metrics.
 
 Reports numbers against stated targets; it asserts nothing. Everything it starts stops before it exits.
 """
@@ -29,13 +30,13 @@ sys.path.insert(0, str(REPO / "selftests"))  # the crafted worlds and the real-P
 from harness import History, MetricsEndpoint, closed_port, environment_document, write_environment  # noqa: E402
 from worlds import COMPONENTS, HEALTHY, LiveWorld, long_windows, start_world  # noqa: E402
 
-from wavegate.exposition import lint, parse  # noqa: E402
-
 TARGET_SECONDS = 60.0
 TARGET_RSS_MIB = 300.0
 # A 100 MB / 1 M-series /metrics (issue "Fail closed"): judged, not refused, within these.
 TARGET_LARGE_SECONDS = 30.0
 TARGET_LARGE_RSS_MIB = 300.0
+# Parse + lint of a ~9 MB exposition, whole process against promtool check metrics (issue "exposition checks").
+TARGET_EXPOSITION_RATIO = 1.5
 
 
 @dataclass
@@ -117,48 +118,63 @@ def run_gate_once(env_file: Path, outdir: Path, workdir: Path, timeout: float, *
     return GateSample(seconds, usage["max_rss_kib"] / 1024, usage["exit"], summary, durations)
 
 
-def exposition_text(lines: int) -> str:
-    """A realistic exposition of at least `lines` lines: labelled counters and histograms with HELP/TYPE."""
-    bounds = ("0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "2.5", "5.0", "+Inf")
-    out: list[str] = []
-    family = 0
-    while len(out) < lines:
-        name = f"bench_component_{family}_requests"
-        out += [f"# HELP {name}_total Requests handled.", f"# TYPE {name}_total counter"]
-        for i in range(200):
-            out.append(f'{name}_total{{route="/v1/r{i}",method="GET",status_code="200"}} {i * 17}.0')
-        hist = f"bench_component_{family}_duration_seconds"
-        out += [f"# HELP {hist} Request duration.", f"# TYPE {hist} histogram"]
-        for i in range(200):
-            labels = f'route="/v1/r{i}",method="GET"'
-            out += [f'{hist}_bucket{{{labels},le="{b}"}} {n * 10}.0' for n, b in enumerate(bounds, 1)]
-            out += [f"{hist}_sum{{{labels}}} {i * 1.5}", f"{hist}_count{{{labels}}} {len(bounds) * 10}.0"]
-        family += 1
+def contract_exposition(samples: int) -> str:
+    """A worker /metrics in the contract's style with about `samples` samples (90,000 is about 9 MB): labelled
+    step-duration histograms, then step counters, with HELP and TYPE, label names in the client's order."""
+    bounds = ("0.01", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30", "60", "+Inf")
+    steps, statuses = ("http_call", "llm_call", "tool_call", "transform", "wait"), ("success", "failure", "timeout")
+    histogram, counter = "worker_step_execution_duration_seconds", "worker_step_executions_total"
+    out = [f"# HELP {histogram} Duration of one step execution.", f"# TYPE {histogram} histogram"]
+    group = 0
+    while len(out) < samples * 0.8:
+        labels = (f'step_type="{steps[group // 3 % 5]}",execution_status="{statuses[group % 3]}",'
+                  f'tenant_id="t{group // 15}"')
+        out += [f'{histogram}_bucket{{{labels},le="{b}"}} {n * 3 + group % 7}' for n, b in enumerate(bounds)]
+        out += [f"{histogram}_sum{{{labels}}} {group * 0.731:.3f}", f"{histogram}_count{{{labels}}} {33 + group % 7}"]
+        group += 1
+    out += [f"# HELP {counter} Step executions.", f"# TYPE {counter} counter"]
+    step = 0
+    while len(out) < samples + 4:
+        out.append(f'{counter}{{step_type="{steps[step % 5]}",execution_status="{statuses[step % 3]}",'
+                   f'tenant_id="t{step}"}} {step * 13}')
+        step += 1
     return "\n".join(out) + "\n"
 
 
-def best_of(repeat: int, action: Callable[[], object]) -> float:
-    timings = []
-    for _ in range(repeat):
+def timed(command: list[str], stdin: Path) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS (MiB) and exit code of one whole process reading `stdin`."""
+    with stdin.open("rb") as body:
         started = time.perf_counter()
-        action()
-        timings.append(time.perf_counter() - started)
-    return min(timings)
+        process = subprocess.Popen(command, stdin=body, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return seconds, usage.ru_maxrss / 1024, process.returncode
 
 
-def parser_throughput(lines: int) -> list[str]:
-    text = exposition_text(lines)
-    count = text.count("\n")
-    parsed = parse(text)
-    parse_seconds = best_of(3, lambda: parse(text))
-    lint_seconds = best_of(3, lambda: lint(parsed))
-    problems = len(lint(parsed))
+def exposition_versus_promtool(samples: int, runs: int) -> list[str]:
+    """check-metrics against promtool check metrics on the same file, whole process against whole process,
+    alternating, median of `runs` each."""
+    with tempfile.TemporaryDirectory(prefix="wavegate-bench-expo-") as folder:
+        path = Path(folder) / "worker.prom"
+        text = contract_exposition(samples)
+        path.write_text(text, encoding="utf-8")
+        ours_command = [sys.executable, "-m", "wavegate", "check-metrics", "--format=text", "-"]
+        theirs_command = ["promtool", "check", "metrics"]
+        ours, theirs = [], []
+        for _ in range(runs):
+            theirs.append(timed(theirs_command, path))
+            ours.append(timed(ours_command, path))
+    exits = {run[2] for run in ours} | {run[2] for run in theirs}
+    ours_median, theirs_median = statistics.median(r[0] for r in ours), statistics.median(r[0] for r in theirs)
+    ratio = ours_median / theirs_median
     return [
-        f"exposition: {count:,} lines, {len(text) / 2**20:.1f} MiB, {len(parsed.families)} families "
-        f"({problems} lint problems)",
-        f"  parse: {parse_seconds:.3f} s = {count / parse_seconds:,.0f} lines/s (best of 3)",
-        f"  lint:  {lint_seconds:.3f} s = {count / lint_seconds:,.0f} lines/s (best of 3)",
-        f"  both:  {count / (parse_seconds + lint_seconds):,.0f} lines/s",
+        f"exposition check: {text.count(chr(10)):,} lines ({samples:,} samples), {len(text) / 1e6:.1f} MB, "
+        f"median of {runs} whole-process runs each, alternating (exit codes {sorted(exits)})",
+        f"  promtool check metrics:        {theirs_median:.3f} s, peak RSS {max(r[1] for r in theirs):.0f} MiB",
+        f"  python -m wavegate check-metrics: {ours_median:.3f} s, peak RSS {max(r[1] for r in ours):.0f} MiB",
+        f"  ratio {ratio:.2f}x (target <= {TARGET_EXPOSITION_RATIO:g}x promtool: "
+        f"{'met' if ratio <= TARGET_EXPOSITION_RATIO else 'MISSED'})",
     ]
 
 
@@ -174,6 +190,19 @@ def vm_hwm_mib(pid: int) -> float | None:
 
 
 def benchmark(args: argparse.Namespace, emit: Callable[[str], None]) -> None:
+    if args.part in ("all", "gate"):
+        gate_benchmark(args, emit)
+    if args.part in ("all", "exposition"):
+        emit("")
+        for line in exposition_versus_promtool(args.samples, 5):
+            emit(line)
+    if args.part in ("all", "large") and args.large_series:
+        emit("")
+        for line in large_exposition(args.large_series, args.gate_timeout):
+            emit(line)
+
+
+def gate_benchmark(args: argparse.Namespace, emit: Callable[[str], None]) -> None:
     emit(f"wavegate benchmark: healthy CP2 world, {args.days:g}-day baseline + {args.days:g}-day candidate at 15 s, "
          f"{args.runs} full gate run(s)")
     emit(f"targets (stated, not asserted): a {args.days:g}-day gate run under {TARGET_SECONDS:.0f} s and under "
@@ -236,13 +265,6 @@ def benchmark(args: argparse.Namespace, emit: Callable[[str], None]) -> None:
     emit(f"slowest criteria (median junit.xml time over {len(runs)} run(s)):")
     for criterion, seconds in slowest:
         emit(f"  {statistics.median(seconds):7.3f} s  {criterion}")
-    emit("")
-    for line in parser_throughput(args.lines):
-        emit(line)
-    if args.large_series:
-        emit("")
-        for line in large_exposition(args.large_series, args.gate_timeout):
-            emit(line)
 
 
 def large_exposition(series: int, timeout: float) -> list[str]:
@@ -277,7 +299,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=3, help="Full gate runs to time (default: 3).")
     parser.add_argument("--days", type=float, default=7, help="Length of each window in days (default: 7).")
-    parser.add_argument("--lines", type=int, default=100_000, help="Lines of the parser benchmark exposition.")
+    parser.add_argument("--part", choices=("all", "gate", "exposition", "large"), default="all",
+                        help="Measure only one part: the 7-day gate runs, check-metrics against promtool, or the "
+                             "100 MB /metrics (default: all).")
+    parser.add_argument("--samples", type=int, default=90_000,
+                        help="Samples of the exposition checked against promtool (about 100 bytes each).")
     parser.add_argument("--large-series", type=int, default=1_000_000,
                         help="Series of the large-exposition run (about 100 bytes each; 0 skips it).")
     parser.add_argument("--slowest", type=int, default=5, help="How many of the slowest criteria to list.")

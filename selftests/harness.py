@@ -438,7 +438,7 @@ class _LoopbackServer:
 
 
 class MetricsEndpoint(_LoopbackServer):
-    """A threaded HTTP server on a free loopback port serving settable text at /metrics.
+    """A threaded HTTP server on a free loopback port serving settable text (or bytes) at /metrics.
 
     `text`, `status`, `content_type` and `delay` (seconds before answering) may be changed
     while it runs; every request reads the current values.
@@ -446,7 +446,7 @@ class MetricsEndpoint(_LoopbackServer):
 
     def __init__(
         self,
-        text: str = "",
+        text: str | bytes = "",
         *,
         status: int = 200,
         content_type: str = EXPOSITION_CONTENT_TYPE,
@@ -459,6 +459,7 @@ class MetricsEndpoint(_LoopbackServer):
         self.delay = delay
         self.mode = mode  # one of BROKEN_ANSWERS: how the text is (mis)delivered
         self.requests = 0
+        self.accept: str | None = None  # the Accept header of the last request
 
     @property
     def port(self) -> int:
@@ -480,12 +481,14 @@ class MetricsEndpoint(_LoopbackServer):
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
                 endpoint.requests += 1
+                endpoint.accept = self.headers.get("Accept")
                 if endpoint.delay:
                     time.sleep(endpoint.delay)
                 if self.path.split("?", 1)[0] != "/metrics":
                     self.send_error(404)
                     return
-                body = endpoint.text.encode("utf-8")
+                text = endpoint.text
+                body = text if isinstance(text, bytes) else text.encode("utf-8")
                 if endpoint.mode is not None:
                     deliver_broken(self, endpoint.mode, body)
                     return
