@@ -49,7 +49,8 @@ def test_a_documented_deviation_from_promtool_is_marked_on_its_line() -> None:
 
 
 def test_advice_is_printed_only_when_asked_and_never_changes_the_exit_code() -> None:
-    body = "# HELP node_memory_Active_bytes Active.\n# TYPE node_memory_Active_bytes gauge\nnode_memory_Active_bytes 1\n"
+    name = "node_memory_Active_bytes"
+    body = f"# HELP {name} Active.\n# TYPE {name} gauge\n{name} 1\n"
 
     assert (_check(stdin=body).returncode, _check(stdin=body).stdout) == (0, "")
     advised = _check("--advice", stdin=body)
