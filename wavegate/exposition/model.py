@@ -17,7 +17,7 @@ _TEXT_SUFFIXES = {"histogram": ("_bucket", "_sum", "_count"), "summary": ("_sum"
 _OPENMETRICS_SUFFIXES = {
     "counter": ("_total", "_created"),
     "histogram": ("_bucket", "_sum", "_count", "_created"),
-    "gaugehistogram": ("_gbucket", "_gsum", "_gcount"),
+    "gaugehistogram": ("_bucket", "_gsum", "_gcount"),
     "summary": ("_sum", "_count", "_created"),
     "info": ("_info",),
 }

@@ -1,34 +1,34 @@
 """Parser for OpenMetrics 1.0 text (`application/openmetrics-text`): the text parser's machinery with the
 OpenMetrics rules — `# EOF`, no blank lines or stray comments, exactly one space between tokens, UNIT, the
-suffixes each type owns (`_total`, `_created`, `_info`, `_gbucket` ...), exemplars, timestamps in seconds,
+suffixes each type owns (`_total`, `_created`, `_info`, `_gcount` ...), exemplars, timestamps in seconds,
 metadata before samples and families never interleaved."""
 
 from __future__ import annotations
 
 import math
 import re
-from itertools import pairwise
 
-from wavegate.exposition.model import OPENMETRICS, format_float, show
+from wavegate.exposition.model import OPENMETRICS, show
 from wavegate.exposition.text import (
     FLOAT,
     LABEL_PAIR,
     METRIC_NAME_RE,
-    PAIR_RE,
     VALUES_RE,
     Family,
-    Group,
     LineError,
     TextParser,
     parse_go_float,
-    parse_labels,
     parse_sample_line,
-    unescape_help,
 )
 
 TYPES = frozenset({"counter", "gauge", "histogram", "gaugehistogram", "summary", "info", "stateset", "unknown"})
 
 _REAL = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+# ABNF: escaped-char = normal-char / BS ("\\" / "n" / DQUOTE) / BS normal-char: an escape OpenMetrics does not
+# define ("\q") is allowed (it SHOULD NOT be used) and kept as written.
+_OM_VALUE = r'[^"\\\n]*+(?:\\[^\n][^"\\\n]*+)*+'
+_OM_LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*+="' + _OM_VALUE + '"'
+_OM_PAIR_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*+)="(' + _OM_VALUE + ')"')
 # Label names starting with "__" are reserved in OpenMetrics: such a line goes to the careful parser.
 _OM_PAIR = "(?!__)" + LABEL_PAIR
 _LABELS = rf"\{{((?:{_OM_PAIR}(?:,{_OM_PAIR})*+)?)\}}"
@@ -37,13 +37,13 @@ _ROW_RE = re.compile(
     r"|([^\n]*+)\n"
 )
 _SAMPLE_RE = re.compile(
-    rf"([a-zA-Z_:][a-zA-Z0-9_:]*+)(?:\{{((?:{LABEL_PAIR}(?:,{LABEL_PAIR})*+)?)\}})? (\S+)(?: ([^ #]\S*))?"
+    rf"([a-zA-Z_:][a-zA-Z0-9_:]*+)(?:\{{((?:{_OM_LABEL}(?:,{_OM_LABEL})*+)?)\}})? (\S+)(?: ([^ #]\S*))?"
     r"(?: # (.*))?"
 )
-_EXEMPLAR_RE = re.compile(rf"\{{((?:{LABEL_PAIR}(?:,{LABEL_PAIR})*+)?)\}} ({FLOAT})(?: ({_REAL}))?")
+_EXEMPLAR_RE = re.compile(rf"\{{((?:{_OM_LABEL}(?:,{_OM_LABEL})*+)?)\}} ({FLOAT})(?: ({_REAL}))?")
 _META_RE = re.compile(r"# (HELP|TYPE|UNIT) ([^ ]*)(?: (.*))?")
 _HELP_ESCAPES = {"\\": "\\", '"': '"', "n": "\n"}
-_EXEMPLAR_SAMPLES = {"counter": ("_total",), "histogram": ("_bucket",), "gaugehistogram": ("_gbucket",)}
+_EXEMPLAR_SAMPLES = {"counter": ("_total",), "histogram": ("_bucket",), "gaugehistogram": ("_bucket",)}
 _NO_UNIT = ("info", "stateset")
 SPEC = "OpenMetrics 1.0"
 
@@ -53,6 +53,7 @@ class OpenMetricsParser(TextParser):
     default_type = "unknown"
     types = TYPES
     _row_re = _ROW_RE
+    contiguous_metrics = True
 
     def __init__(self, *, keep_samples: bool = False) -> None:
         super().__init__(keep_samples=keep_samples)
@@ -72,12 +73,18 @@ class OpenMetricsParser(TextParser):
 
     def _read(self, text: str) -> None:
         if self._eof_line is not None:
-            # Nothing may follow # EOF: read those lines carefully, so each is reported, not filed.
+            # Nothing may follow # EOF: each line after it is counted, the first reported, none filed.
             for _ in range(text.count("\n")):
                 self.lines += 1
                 self._after_eof(self.lines)
             return
-        super()._read(text)
+        # Lines after "# EOF" must not reach the fast path: read up to it, then the rest as trailing text.
+        end = 6 if text.startswith("# EOF\n") else text.find("\n# EOF\n") + 7
+        if end > 6 or text.startswith("# EOF\n"):
+            super()._read(text[:end])
+            self._read(text[end:])
+        else:
+            super()._read(text)
 
     def _after_eof(self, lineno: int) -> None:
         if not self._after_eof_reported:
@@ -104,8 +111,11 @@ class OpenMetricsParser(TextParser):
                             "blank at the start or end of the line and no trailing comma in a label set")
         name, labels_text, value_text, timestamp, exemplar = match.groups()
         labels: dict[str, str] = {}
-        if labels_text:
-            parse_labels(labels_text + "}", 0, name, labels)
+        for label, label_value in _OM_PAIR_RE.findall(labels_text or ""):
+            if label in labels:
+                raise LineError("duplicate-label", f'label "{label}" appears twice in one sample of "{name}"', name)
+            labels[label] = label_value
+        if labels:
             reserved = [label for label in labels if label.startswith("__")]
             if reserved:
                 raise LineError("invalid-label-name", f'label name "{reserved[0]}" of "{name}" is reserved (names '
@@ -132,8 +142,8 @@ class OpenMetricsParser(TextParser):
         allowed = _EXEMPLAR_SAMPLES.get(family.type, ()) if family is not None else ()
         if family is None or not any(name == family.name + suffix for suffix in allowed):
             raise LineError("invalid-exemplar", f'"{name}" carries an exemplar; only counter _total and histogram '
-                            "_bucket (gaugehistogram _gbucket) samples may", name)
-        pairs = PAIR_RE.findall(match.group(1))
+                            "and histogram (or gaugehistogram) _bucket samples may", name)
+        pairs = _OM_PAIR_RE.findall(match.group(1))
         size = sum(len(k) + len(v) for k, v in pairs)
         if size > 128:
             raise LineError("invalid-exemplar", f'exemplar of "{name}" has {size} characters of label names and '
@@ -161,7 +171,7 @@ class OpenMetricsParser(TextParser):
             raise LineError("type-after-samples", f'{keyword} line for "{name}" comes after its samples; metadata '
                             "goes first", name)
         if keyword == "HELP":
-            self.help(name, unescape_help(rest, name, _HELP_ESCAPES), lineno)
+            self.help(name, _unescape_help(rest, name), lineno)
         elif keyword == "TYPE":
             self.type(name, rest, lineno)
         else:
@@ -181,18 +191,44 @@ class OpenMetricsParser(TextParser):
             raise LineError("unit-suffix", f'{family.type} "{name}" must have no unit', name)
         family.unit, family.unit_line = unit, lineno
 
+    def _stamped(self, family: Family, name: str, key: str, timestamp: str) -> int:
+        digest = hash((name, key))
+        stamp = float(timestamp)
+        last = family.stamps.get(digest)
+        if last is not None and stamp <= last:
+            raise LineError("timestamp-order", f"{name}{{{key}}} has timestamp {timestamp} after one of {last!r}; the "
+                            "points of a series are written in increasing order of time", family.name)
+        family.stamps[digest] = stamp
+        return hash((name, key, stamp))
+
+    def _next_group(self, family: Family, group: str, lineno: int) -> None:
+        if family.last_group is not None:
+            family.done_groups.add(hash(family.last_group))
+        digest = hash(group)
+        if digest in family.done_groups:
+            where = f" with labels {{{group}}}" if group else ""
+            raise LineError("interleaved", f'a sample of "{family.name}"{where} comes after other label sets began; '
+                            "a metric's samples are written together", family.name)
+        family.last_group = group
+
+    def _check_quantile(self, family: Family, quantile: float, lineno: int) -> None:
+        if not 0 <= quantile <= 1:
+            raise LineError("invalid-quantile", f'summary "{family.name}" has quantile {quantile!r}; quantiles are '
+                            "between 0 and 1", family.name)
+
+    def _check_histogram(self, family: Family, bounds: set[float]) -> None:
+        super()._check_histogram(family, bounds)
+        assert family.groups is not None
+        for key, group in family.groups.items():
+            if group.sum_line and group.count is None:
+                self.problem(group.sum_line, family.name, "sum-without-count",
+                             f'{family.type} "{family.name}"' + (f" with labels {{{key}}}" if key else "")
+                             + f" has {family.sum_name.removeprefix(family.name)} but no "
+                             f"{family.count_name.removeprefix(family.name)}; a sum needs its count")
+
     def _typed(self, family: Family) -> None:
         super()._typed(family)
         family.value_rule = _VALUE_RULES.get(family.type)
-
-    def _check_order(self, family: Family, where: str, group: Group) -> None:
-        """OpenMetrics also wants the buckets written in increasing order of "le"."""
-        for (lo_le, _), (hi_le, hi_line) in pairwise(zip(group.les, group.lines, strict=True)):
-            if hi_le <= lo_le:
-                self.problem(hi_line, family.name, "bucket-order", f"{where}: bucket le={format_float(hi_le)} comes "
-                             f"after le={format_float(lo_le)}; buckets are written in increasing order of le")
-                return
-        super()._check_order(family, where, group)
 
 
 def _counter_rule(family: Family, name: str, value: float, names: tuple[str, ...], lineno: int) -> None:
@@ -223,3 +259,17 @@ def _summary_rule(family: Family, name: str, value: float, names: tuple[str, ...
 
 
 _VALUE_RULES = {"counter": _counter_rule, "info": _info_rule, "stateset": _stateset_rule, "summary": _summary_rule}
+
+
+def _unescape_help(raw: str, metric: str) -> str:
+    r"""HELP text: \\, \" and \n are unescaped, another escape is kept as written; a double quote that is not
+    escaped, or a lone backslash at the end, is not OpenMetrics."""
+    if '"' in raw.replace("\\\\", "").replace('\\"', ""):
+        raise LineError("help-escape", f'HELP text of "{metric}" has a double quote that is not escaped (write \\")',
+                        metric)
+    if (len(raw) - len(raw.rstrip("\\"))) % 2 == 1:
+        raise LineError("help-escape", f'HELP text of "{metric}" ends in a lone backslash', metric)
+    return _ESCAPE_RE.sub(lambda m: _HELP_ESCAPES.get(m.group(1), m.group(0)), raw)
+
+
+_ESCAPE_RE = re.compile(r"\\(.)")

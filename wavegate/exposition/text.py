@@ -83,7 +83,7 @@ class LineError(Exception):
 class Group:
     """The samples of one histogram series group (its labels without "le")."""
 
-    __slots__ = ("first_line", "les", "values", "lines", "count", "count_line")
+    __slots__ = ("first_line", "les", "values", "lines", "count", "count_line", "sum_line")
 
     def __init__(self, line: int) -> None:
         self.first_line = line
@@ -92,6 +92,7 @@ class Group:
         self.lines = array("q")
         self.count: float | None = None
         self.count_line = 0
+        self.sum_line = 0
 
 
 class _ShapeUse:
@@ -111,7 +112,8 @@ class Family:
 
     __slots__ = ("name", "type", "help", "type_line", "help_line", "unit", "unit_line", "count", "seen", "shapes",
                  "orders", "groups", "sample_names", "first_line", "samples", "started", "bucket_name",
-                 "count_name", "bare_allowed", "value_rule")
+                 "count_name", "sum_name", "bare_allowed", "value_rule", "quantiles", "last_group", "done_groups",
+                 "stamps")
 
     def __init__(self, name: str, default_type: str) -> None:
         self.name = name
@@ -130,7 +132,13 @@ class Family:
         self.first_line: int | None = None
         self.samples: list[Sample] = []
         self.started = False
-        self.bucket_name = self.count_name = ""
+        self.bucket_name = self.count_name = self.sum_name = ""
+        self.quantiles: dict[str, float] = {}  # summary: the last quantile of each label set
+        # OpenMetrics: the label set being read and those finished (a metric's samples are contiguous), and
+        # the last timestamp of each timestamped series
+        self.last_group: str | None = None
+        self.done_groups: set[int] = set()
+        self.stamps: dict[int, float] = {}
         self.bare_allowed = True
         # an extra check of each sample (OpenMetrics: counter totals not negative, info values 1, ...)
         self.value_rule: Callable[[Family, str, float, tuple[str, ...], int], None] | None = None
@@ -143,6 +151,7 @@ class TextParser:
     default_type = "untyped"
     types = TYPES
     _row_re = _ROW_RE
+    contiguous_metrics = False  # OpenMetrics: the samples of one label set are never interleaved with others
 
     def __init__(self, *, keep_samples: bool = False) -> None:
         self.keep_samples = keep_samples
@@ -277,6 +286,11 @@ class TextParser:
 
     def help(self, name: str, text: str, lineno: int) -> None:
         family = self._declare(name, lineno)
+        sampled = [n for n in (name, *claimed_names(name, family.type, self.format)) if n in self._sampled]
+        if sampled:
+            self.problem(lineno, name, "help-after-samples", f'HELP line for "{name}" comes after its sample '
+                         f'"{sampled[0]}"; a metric\'s HELP and TYPE lines come first in its group',
+                         "the format's grouping rule; promtool accepts a late HELP")
         if family.help_line is not None:
             raise LineError("duplicate-help", f'second HELP line for "{name}" (first on line {family.help_line})',
                             name)
@@ -319,7 +333,8 @@ class TextParser:
         family.bare_allowed = bare_sample_allowed(family.type, self.format)
         if family.type in ("histogram", "gaugehistogram"):
             prefix = "_g" if family.type == "gaugehistogram" else "_"
-            family.bucket_name, family.count_name = family.name + prefix + "bucket", family.name + prefix + "count"
+            family.bucket_name = family.name + "_bucket"
+            family.count_name, family.sum_name = family.name + prefix + "count", family.name + prefix + "sum"
             family.groups = {}
 
     def _declare(self, name: str, lineno: int) -> Family:
@@ -357,21 +372,25 @@ class TextParser:
             if "" not in family.shapes:
                 family.shapes[""] = _ShapeUse(lineno, (), True, False, (), ())
         seen = family.seen
-        digest = hash((name, key))
+        digest = hash((name, key)) if not timestamp or self.format == TEXT else self._stamped(family, name, key,
+                                                                                             timestamp)
         if digest in seen:
             raise LineError("duplicate-series", f"duplicate series {name}{{{key}}}" if key else
                             f"duplicate series {name}", family.name, DUPLICATE_DEVIATION)
+        group = key
         if family.groups is not None:
-            self._histogram_sample(family, name, labels, key, use, value, lineno)
+            group = self._histogram_sample(family, name, labels, key, use, value, lineno)
         elif not family.bare_allowed and name == family.name:
             raise LineError("unexpected-sample", f'{family.type} "{family.name}" has a sample without the suffix '
                             f"its type requires ({', '.join(claimed_names(family.name, family.type, self.format))})",
                             family.name)
-        elif family.type == "summary" and name == family.name:
-            quantile = dict(PAIR_RE.findall(labels)).get("quantile")
-            if quantile is None or parse_go_float(_unescape_labels(quantile)) is None:
-                raise LineError("invalid-quantile", f'sample of summary "{family.name}" needs a numeric "quantile" '
-                                f"label, got {show(quantile if quantile is not None else '(none)')}", family.name)
+        elif family.type == "summary":
+            if name == family.name or "quantile" in (use.names if use is not None else ()):
+                group = self._quantile(family, name, labels, lineno)
+            elif self.contiguous_metrics:
+                group = _render(dict(PAIR_RE.findall(labels)), ())  # as _quantile keys its label set
+        if self.contiguous_metrics and group != family.last_group:
+            self._next_group(family, group, lineno)
         if family.value_rule is not None:
             family.value_rule(family, name, value, use.names if use is not None else (), lineno)
         seen.add(digest)
@@ -383,6 +402,38 @@ class TextParser:
 
     def timestamp(self, text: str) -> int | None:
         return int(text) if text else None
+
+    def _stamped(self, family: Family, name: str, key: str, timestamp: str) -> int:
+        """OpenMetrics: a series may have several points, each with its own timestamp (never decreasing)."""
+        raise NotImplementedError
+
+    def _next_group(self, family: Family, group: str, lineno: int) -> None:
+        """OpenMetrics: a label set's samples are one block; `group` starts here."""
+        raise NotImplementedError
+
+    def _quantile(self, family: Family, name: str, labels: str, lineno: int) -> str:
+        """Check a summary's quantile sample (numeric, in increasing order per label set); its group key."""
+        pairs = dict(PAIR_RE.findall(labels))
+        text = pairs.pop("quantile", None)
+        quantile = parse_go_float(_unescape_labels(text)) if text is not None else None
+        if name != family.name:
+            raise LineError("reserved-label", f'"{name}" of summary "{family.name}" carries a quantile label; only '
+                            "its quantile samples may", family.name)
+        if quantile is None or quantile != quantile:
+            raise LineError("invalid-quantile", f'sample of summary "{family.name}" needs a numeric "quantile" '
+                            f"label, got {show(text if text is not None else '(none)')}", family.name)
+        self._check_quantile(family, quantile, lineno)
+        group = _render(pairs, ())
+        last = family.quantiles.get(group)
+        if last is not None and quantile <= last:
+            self.problem(lineno, family.name, "quantile-order", f'summary "{family.name}": quantile {quantile!r} '
+                         f"comes after {last!r}; quantiles are written in increasing order",
+                         "the format's sorting rule; promtool does not check the order")
+        family.quantiles[group] = quantile
+        return group
+
+    def _check_quantile(self, family: Family, quantile: float, lineno: int) -> None:
+        """Checks of a quantile's value beyond being a number (OpenMetrics: between 0 and 1)."""
 
     def _enter(self, name: str, lineno: int) -> Family:
         """The family a sample name belongs to; notes a family that continues after others began."""
@@ -417,7 +468,8 @@ class TextParser:
         return use
 
     def _histogram_sample(self, family: Family, name: str, labels: str, key: str, use: _ShapeUse | None,
-                          value: float, lineno: int) -> None:
+                          value: float, lineno: int) -> str:
+        """File a histogram's sample in its label set's group; that group's key."""
         groups = family.groups
         assert groups is not None
         if name == family.bucket_name:
@@ -441,14 +493,19 @@ class TextParser:
             entry.les.append(le)
             entry.values.append(value)
             entry.lines.append(lineno)
-        elif name == family.count_name:
+            return group
+        if name == family.count_name or name == family.sum_name:
             entry = groups.get(key)
             if entry is None:
                 entry = groups[key] = Group(lineno)
-            entry.count, entry.count_line = value, lineno
+            if name == family.count_name:
+                entry.count, entry.count_line = value, lineno
+            else:
+                entry.sum_line = lineno
         elif name == family.name and not family.bare_allowed:
             raise LineError("unexpected-sample", f'{family.type} "{family.name}" has a sample without a _bucket, '
                             "_sum or _count suffix", family.name, HISTOGRAM_DEVIATION)
+        return key
 
     # - the result ---------------------------------------------------------------------------------------
 
@@ -508,6 +565,12 @@ class TextParser:
             self._check_order(family, where, group)
 
     def _check_order(self, family: Family, where: str, group: Group) -> None:
+        for (lo_le, _), (hi_le, hi_line) in pairwise(zip(group.les, group.lines, strict=True)):
+            if hi_le <= lo_le:
+                self.problem(hi_line, family.name, "bucket-order", f"{where}: bucket le={format_float(hi_le)} comes "
+                             f"after le={format_float(lo_le)}; buckets are written in increasing order of le",
+                             "the format's sorting rule; promtool does not check the order")
+                break
         ordered = sorted(zip(group.les, group.values, group.lines, strict=True))
         for (lo_le, lo_value, _), (hi_le, hi_value, hi_line) in pairwise(ordered):
             if hi_value < lo_value:
