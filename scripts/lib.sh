@@ -18,12 +18,19 @@ apt_install() {
 }
 
 ensure_prometheus() {
-  if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
-    apt_install prometheus
+  # promtool and a node exporter are references the exposition self-tests compare with.
+  if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1 \
+      || ! command -v prometheus-node-exporter >/dev/null 2>&1; then
+    apt_install prometheus prometheus-node-exporter
   fi
-  # The Debian package starts a system Prometheus on :9090 where a service manager runs; ours are our own.
-  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
-    as_root systemctl stop prometheus || true
+  # The Debian packages start a system Prometheus on :9090 and a node exporter on :9100 where a service
+  # manager runs; ours are our own.
+  if command -v systemctl >/dev/null 2>&1; then
+    for service in prometheus prometheus-node-exporter; do
+      if systemctl is-active --quiet "$service" 2>/dev/null; then
+        as_root systemctl stop "$service" || true
+      fi
+    done
   fi
 }
 

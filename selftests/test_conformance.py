@@ -42,7 +42,10 @@ _TEXT_RULES = [
     Rule("text-empty-lines", b"\na 1\n\n \t\nb 2\n\n", b"a 1\n\xc2\xa0\nb 2\n", 2),
     # Line format: any number of blanks or tabs between tokens, leading and trailing ones ignored; tokens that
     # would merge must be separated ("b1" is a name without a value).
-    Rule("text-blanks-around-tokens", b'  a { x = "1" , y="2" }\t1 \t1700000000000\t \n', b"a 1\nb1\n", 2),
+    Rule("text-blanks-around-tokens", b'  a { x = "1" , y="2" }\t1 \t1700000000000\n', b"a 1\nb1\n", 2),
+    # The format's text calls trailing blanks ignorable, but Prometheus' text parser (promtool) rejects a blank
+    # after the value ("expected integer as timestamp") or after the timestamp; the gate agrees with the parser.
+    Rule("text-no-blank-after-the-last-token", b"a 1\nb 1 2\n", b"a 1\nb 1 2 \n", 2),
     # Comments: ignored unless the first token after "#" is HELP or TYPE, however the "#" is indented.
     Rule(
         "text-comments-ignored",

@@ -65,6 +65,7 @@ PAIR_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*+)="(' + LABEL_VALUE + ')"')
 _LABEL_ESCAPE_RE = re.compile(r'\\([\\"n])')
 _HELP_ESCAPES = {"\\": "\\", "n": "\n"}
 
+_IGNORED = "promtool ignores a HELP or TYPE line without a name or type"
 SPLIT_DEVIATION = ("the format requires all lines of a metric in one group; promtool's parser (Prometheus 2.42) "
                    "merges a split group")
 HISTOGRAM_DEVIATION = ("the format's histogram rules (an le on each bucket, a +Inf bucket equal to _count, cumulative "
@@ -166,7 +167,7 @@ class TextParser:
         self._sampled: set[str] = set()  # sample names seen so far
         self._shape_names: dict[str, tuple[str, ...] | None] = {}
         self._le_values: dict[str, float | None] = {}
-        self._crlf_reported = False
+        self._crlf_reported: set[bool] = set()  # CRLF reported on a comment line (True), on a sample (False)
 
     # - input --------------------------------------------------------------------------------------------
 
@@ -192,7 +193,8 @@ class TextParser:
         """Checks of the whole body, once it is read (OpenMetrics: it ended with # EOF)."""
 
     def _unterminated(self, rest: bytes) -> None:
-        self.problem(self.lines + 1, None, "syntax", "the last line does not end with a newline; the text is truncated")
+        self.problem(self.lines + 1, None, "syntax", "the last line does not end with a newline; the text is truncated",
+                     "promtool ignores blanks after the last newline" if not rest.strip(b" \t") else None)
         self._read(self._decode(rest + b"\n"))
 
     def _decode(self, block: bytes) -> str:
@@ -214,9 +216,10 @@ class TextParser:
                 parts.append(block[pos:start].decode("utf-8"))
                 parts.append(block[start:end].decode("utf-8", "replace"))
                 line = self.lines + block.count(b"\n", 0, start) + 1
+                comment = block[start:end].lstrip(b" \t").startswith(b"#")
                 self.problem(line, None, "invalid-utf8",
                              f"bytes that are not UTF-8 at column {bad - start + 1} ({block[bad:bad + 4]!r}); "
-                             "the format is UTF-8")
+                             "the format is UTF-8", "promtool checks UTF-8 in label values only" if comment else None)
                 pos = end
 
     def _read(self, text: str) -> None:
@@ -252,16 +255,27 @@ class TextParser:
     def _careful(self, line: str, lineno: int) -> None:
         if line.endswith("\r"):
             line = line[:-1]
-            if not self._crlf_reported:
-                self._crlf_reported = True
-                self.problem(lineno, None, "syntax", 'lines end with "\\r\\n"; the text format allows "\\n" only')
+            # promtool rejects a "\r" after a sample, but keeps one at the end of a comment or HELP text.
+            comment = line.lstrip(" \t").startswith("#")
+            if comment not in self._crlf_reported:
+                self._crlf_reported.add(comment)
+                self.problem(lineno, None, "syntax", 'lines end with "\\r\\n"; the text format allows "\\n" only',
+                             "promtool keeps the \\r as text at the end of a comment" if comment else None)
         start = skip_blanks(line, 0)
         if start == len(line):
             return
         if line[start] == "#":
             self._comment(line, start + 1, lineno)
             return
-        name, labels, value, timestamp = parse_sample_line(line, start)
+        try:
+            name, labels, value, timestamp = parse_sample_line(line, start)
+        except LineError as err:
+            if err.rule != "invalid-metric-name" or err.deviation is None or err.metric is None:
+                raise
+            # "a-1 1": reported, and read as promtool reads it (metric a, value -1, timestamp 1).
+            self.problem(lineno, err.metric, err.rule, err.message, err.deviation)
+            end = METRIC_NAME_RE.match(line, start).end()  # type: ignore[union-attr]  # it matched before
+            name, labels, value, timestamp = parse_sample_line(f"{err.metric} {line[end:]}", 0)
         text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
         self._record(name, text, ",".join(labels), value, "" if timestamp is None else str(timestamp), lineno)
 
@@ -273,7 +287,7 @@ class TextParser:
         pos = skip_blanks(line, keyword.end())
         name_match = TOKEN_RE.match(line, pos)
         if name_match is None:
-            raise LineError("syntax", f"{keyword.group()} line without a metric name")
+            raise LineError("syntax", f"{keyword.group()} line without a metric name", None, _IGNORED)
         name = name_match.group()
         if METRIC_NAME_RE.fullmatch(name) is None:
             raise LineError("invalid-metric-name", f"{keyword.group()} line names {show(name)}, which is not a "
@@ -281,10 +295,20 @@ class TextParser:
         rest = line[skip_blanks(line, name_match.end()):]
         if keyword.group() == "HELP":
             self.help(name, unescape_help(rest, name, _HELP_ESCAPES), lineno)
+        elif rest != rest.rstrip(" \t") and rest.strip(" \t"):
+            raise LineError("invalid-type", f'TYPE line for "{name}" has a blank after the type; Prometheus\' text '
+                            f"parser (promtool) reads it as part of the type {show(rest)}", name)
         else:
-            self.type(name, rest.rstrip(" \t"), lineno)
+            self.type(name, rest, lineno)
 
     def help(self, name: str, text: str, lineno: int) -> None:
+        owner = self.owner.get(name)
+        if owner is not None:
+            # "# HELP x_count" beside histogram x: reported, and applied to x as promtool applies it.
+            self.problem(lineno, name, "name-collision", f'"{name}" is already a sample name of {owner.type} '
+                         f'"{owner.name}"; rename one of them', "promtool takes it as the HELP of the metric that "
+                         "owns the name")
+            name = owner.name
         family = self._declare(name, lineno)
         sampled = [n for n in (name, *claimed_names(name, family.type, self.format)) if n in self._sampled]
         if sampled:
@@ -293,12 +317,12 @@ class TextParser:
                          "the format's grouping rule; promtool accepts a late HELP")
         if family.help_line is not None:
             raise LineError("duplicate-help", f'second HELP line for "{name}" (first on line {family.help_line})',
-                            name)
+                            name, "promtool ignores an empty HELP line" if not family.help else None)
         family.help, family.help_line = text, lineno
 
     def type(self, name: str, raw: str, lineno: int) -> None:
-        if not raw:
-            raise LineError("syntax", f'TYPE line for "{name}" has no type', name)
+        if not raw.strip(" \t"):
+            raise LineError("syntax", f'TYPE line for "{name}" has no type', name, _IGNORED)
         type_ = raw.lower()
         if type_ not in self.types:
             raise LineError("invalid-type", f"unknown metric type {show(raw)} for \"{name}\"; use one of "
@@ -313,18 +337,24 @@ class TextParser:
                             name)
         claimed = claimed_names(name, type_, self.format)
         early = [n for n in (name, *claimed) if n in self._sampled]
-        if early:
-            # The earlier samples were already filed as untyped; a late TYPE cannot re-file them.
+        if name in early:
+            # Its earlier samples were already filed as untyped; a late TYPE cannot re-file them.
             raise LineError("type-after-samples",
-                            f'TYPE line for "{name}" comes after its sample "{early[0]}"; move it before the samples',
-                            name)
-        clash = [n for n in claimed if n in self.families]
+                            f'TYPE line for "{name}" comes after its sample "{name}"; move it before the samples', name)
+        if early:
+            # Samples such as x_bucket came before "# TYPE x histogram": they stay a metric of their own, and the
+            # type applies from here on (as promtool reads it).
+            self.problem(lineno, name, "type-after-samples", f'TYPE line for "{name}" comes after its sample '
+                         f'"{early[0]}"; move it before the samples', "the format: a TYPE line comes before the "
+                         "metric's first sample; promtool files the earlier samples as a metric of their own")
+        clash = [n for n in claimed if n in self.families and n not in early]
         if clash:
             raise LineError("name-collision",
                             f'{type_} "{name}" would own samples named "{clash[0]}", but that is a metric of its own',
                             name)
         family.type, family.type_line = type_, lineno
         self._typed(family)
+        self._last_name = ""  # a sample name cached for a family may belong to this one from now on
         for sample_name in claimed:
             self.owner[sample_name] = family
 
@@ -337,12 +367,12 @@ class TextParser:
             family.count_name, family.sum_name = family.name + prefix + "count", family.name + prefix + "sum"
             family.groups = {}
 
-    def _declare(self, name: str, lineno: int) -> Family:
+    def _declare(self, name: str, lineno: int, deviation: str | None = None) -> Family:
         if name in self.owner:
             owner = self.owner[name]
             raise LineError("name-collision",
                             f'"{name}" is already a sample name of {owner.type} "{owner.name}"; rename one of them',
-                            name)
+                            name, deviation)
         family = self.families.get(name)
         if family is None:
             family = self.families[name] = Family(name, self.default_type)
@@ -421,7 +451,8 @@ class TextParser:
                             "its quantile samples may", family.name)
         if quantile is None or quantile != quantile:
             raise LineError("invalid-quantile", f'sample of summary "{family.name}" needs a numeric "quantile" '
-                            f"label, got {show(text if text is not None else '(none)')}", family.name)
+                            f"label, got {show(text if text is not None else '(none)')}", family.name,
+                            "promtool drops such a sample without a word")
         self._check_quantile(family, quantile, lineno)
         group = _render(pairs, ())
         last = family.quantiles.get(group)
@@ -486,7 +517,7 @@ class TextParser:
             if le is None or le != le:
                 raise LineError("invalid-le", f'bucket of {family.type} "{family.name}" needs an "le" label holding '
                                 f"a number or \"+Inf\", got {show(le_text if le_text is not None else '(none)')}",
-                                family.name)
+                                family.name, "promtool drops such a bucket without a word")
             entry = groups.get(group)
             if entry is None:
                 entry = groups[group] = Group(lineno)
@@ -594,7 +625,8 @@ def parse_sample_line(line: str, pos: int) -> tuple[str, dict[str, str], float, 
         token = TOKEN_RE.match(line, name_match.start())
         bad = token.group() if token is not None else name
         raise LineError("invalid-metric-name",
-                        f"metric name {show(bad.split('{')[0])} has characters outside [a-zA-Z0-9_:]", name)
+                        f"metric name {show(bad.split('{')[0])} has characters outside [a-zA-Z0-9_:]", name,
+                        _read_as_value(line, name, pos))
     pos = skip_blanks(line, pos)
     labels: dict[str, str] = {}
     if pos < len(line) and line[pos] == "{":
@@ -608,6 +640,9 @@ def parse_sample_line(line: str, pos: int) -> tuple[str, dict[str, str], float, 
         raise LineError("invalid-value", f'sample "{name}" has value {show(value_match.group())}, which is not a '
                         "float (like 1, -2.5e3, NaN, +Inf, -Inf)", name)
     pos = skip_blanks(line, value_match.end())
+    if value_match.end() < pos == len(line):
+        raise LineError("syntax", f'blank after the value of "{name}": Prometheus\' text parser (promtool) then '
+                        "expects a timestamp", name)
     timestamp: int | None = None
     ts_match = TOKEN_RE.match(line, pos)
     if ts_match is not None:
@@ -615,10 +650,20 @@ def parse_sample_line(line: str, pos: int) -> tuple[str, dict[str, str], float, 
         if timestamp is None:
             raise LineError("invalid-timestamp", f'sample "{name}" has timestamp {show(ts_match.group())}, not an '
                             "int64 of milliseconds", name)
-        pos = skip_blanks(line, ts_match.end())
-        if pos < len(line):
-            raise LineError("syntax", f'unexpected {show(line[pos:])} after the timestamp of "{name}"', name)
+        if ts_match.end() < len(line):
+            raise LineError("syntax", f'unexpected {show(line[ts_match.end():])} after the timestamp of "{name}"',
+                            name)
     return name, labels, value, timestamp
+
+
+def _read_as_value(line: str, name: str, pos: int) -> str | None:
+    """promtool ends a metric name at the first character outside the name's set, so "a-1 1" is metric "a"
+    with value -1 and timestamp 1: say so when the line reads that way."""
+    try:
+        parse_sample_line(f"{name} {line[pos:]}", 0)
+    except LineError:
+        return None
+    return f"promtool reads it as metric {show(name)} followed by a value"
 
 
 def parse_labels(line: str, pos: int, metric: str, labels: dict[str, str]) -> int:
@@ -646,7 +691,9 @@ def parse_labels(line: str, pos: int, metric: str, labels: dict[str, str]) -> in
         if label == "__name__":
             raise LineError("invalid-label-name", f'label name "__name__" of "{metric}" is reserved', metric)
         if label in labels:
-            raise LineError("duplicate-label", f'label "{label}" appears twice in one sample of "{metric}"', metric)
+            raise LineError("duplicate-label", f'label "{label}" appears twice in one sample of "{metric}"', metric,
+                            "promtool keeps the last le or quantile of a bucket or quantile sample"
+                            if label in ("le", "quantile") else None)
         labels[label] = value
         pos = skip_blanks(line, pos)
         if pos < len(line) and line[pos] == ",":
