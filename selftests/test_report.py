@@ -27,6 +27,7 @@ from wavegate.report.cli import main
 from wavegate.report.fmt import value
 from wavegate.report.screenshots import find_chromium
 from wavegate.report.status import FAILED, PARTIAL, SUCCESSFUL, Item, Ticked, compute_status
+from wavegate.results import CriterionRecord
 
 TEMPLATE_HEADINGS = (
     "# CP2 Wave 1 Deployment Report", "## Executive Summary", "## Worker Reliability Results", "### Retry Metrics",
@@ -279,9 +280,9 @@ def test_a_passing_run_with_a_required_artifact_missing_is_partial_and_says_whic
 
 def test_status_is_failed_for_an_errored_criterion_and_partial_for_an_unjudged_one() -> None:
     ok = [Ticked(Item("g", "table", ("a.csv",)), True, ["a.csv"])]
-    passed = [{"id": "a.one", "verdict": "passed"}, {"id": "b.two", "verdict": "passed"}]
+    passed = [CriterionRecord("a.one", "passed"), CriterionRecord("b.two", "passed")]
     assert compute_status(passed, ok).value == SUCCESSFUL
-    errored = compute_status([*passed, {"id": "c.three", "verdict": "error"}], ok)
+    errored = compute_status([*passed, CriterionRecord("c.three", "error")], ok)
     assert (errored.value, errored.failing) == (FAILED, ("c.three",))
     assert compute_status([], ok).value == FAILED
     assert compute_status(passed, ok, unjudged=["c.three"]).value == PARTIAL

@@ -1,6 +1,7 @@
 """gate-results.json: the gate's machine-readable outcome, one record per criterion.
 
-Written atomically (temp file, then rename) so a reader never sees half a file.
+Written atomically (temp file, then rename) so a reader never sees half a file. CriterionRecord is the one
+definition of a criterion's record that the gate writes and the deployment report reads.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +68,118 @@ def unfinished(payload: dict[str, Any]) -> str | None:
     if not payload.get("criteria"):
         return "the gate run judged no criterion; re-run the gate with its criteria selected"
     return None
+
+
+# --- the record of one criterion: written by the gate, read by the report -----------------------------------
+
+
+def _number(value: Any) -> float | None:
+    """A JSON number back to a float; NaN and infinities were written as strings."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class MeasurementRecord:
+    """One sub-series' number as the gate judged it: its key (component, quantile, pool, job …), value,
+    unit, threshold, baseline / candidate and its own verdict (`passed`)."""
+
+    key: dict[str, str]
+    value: float | None
+    unit: str = ""
+    threshold: float | None = None
+    passed: bool | None = None
+    baseline: float | None = None
+    candidate: float | None = None
+    cause: str | None = None
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> MeasurementRecord:
+        key = raw.get("key") if isinstance(raw.get("key"), dict) else {}
+        passed = raw.get("passed")
+        return cls(key={str(k): str(v) for k, v in (key or {}).items()}, value=_number(raw.get("value")),
+                   unit=str(raw.get("unit") or ""), threshold=_number(raw.get("threshold")),
+                   passed=passed if isinstance(passed, bool) else None, baseline=_number(raw.get("baseline")),
+                   candidate=_number(raw.get("candidate")), cause=raw.get("cause") or None)
+
+    @property
+    def label(self) -> str:
+        """The sub-series for people: "job=router, quantile=0.99" (or "all" when it has no key)."""
+        return ", ".join(f"{k}={v}" for k, v in self.key.items()) or "all"
+
+    @property
+    def margin(self) -> float:
+        """How far the value is from its threshold, relative to the threshold (0 = on the line; larger = farther).
+        Unknown (no value or no threshold) sorts as nearest, so an unexplained number is never hidden."""
+        if self.value is None or self.threshold is None or self.value != self.value:
+            return 0.0
+        return abs(self.value - self.threshold) / max(abs(self.threshold), 1e-12)
+
+
+@dataclass(frozen=True)
+class CriterionRecord:
+    """A criterion's entry in gate-results.json: what the gate decided and why. The gate writes it, the
+    report reads it; the report never recomputes a verdict or parses a rendered value back."""
+
+    id: str
+    verdict: str  # passed / failed / error
+    area: str = ""
+    kind: str = ""
+    description: str = ""
+    severity: str = ""
+    summary: str = ""
+    message: str = ""
+    cause: str | None = None
+    observed: Any = None
+    threshold: Any = None
+    unit: str = ""
+    worst: str | None = None
+    no_data: bool = False
+    measurements: tuple[MeasurementRecord, ...] = ()
+    queries: tuple[dict[str, Any], ...] = ()
+    details: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # every field as written
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> CriterionRecord:
+        measurements = raw.get("measurements") if isinstance(raw.get("measurements"), list) else []
+        return cls(
+            id=str(raw.get("id", "")), verdict=str(raw.get("verdict", "error")), area=str(raw.get("area") or ""),
+            kind=str(raw.get("kind") or ""), description=str(raw.get("description") or ""),
+            severity=str(raw.get("severity") or ""), summary=str(raw.get("summary") or ""),
+            message=str(raw.get("message") or ""), cause=raw.get("cause") or None, observed=raw.get("observed"),
+            threshold=raw.get("threshold"), unit=str(raw.get("unit") or ""), worst=raw.get("worst") or None,
+            no_data=bool(raw.get("no_data")),
+            measurements=tuple(MeasurementRecord.from_json(m) for m in measurements or [] if isinstance(m, dict)),
+            queries=tuple(q for q in raw.get("queries") or [] if isinstance(q, dict)),
+            details=tuple(str(d) for d in raw.get("details") or []),
+            notes=tuple(str(n) for n in raw.get("notes") or []),
+            raw=raw,
+        )
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """Any field as written in gate-results.json (for the few the record does not type)."""
+        return self.raw.get(name, default)
+
+    @property
+    def culprits(self) -> list[MeasurementRecord]:
+        """The sub-series the gate judged violated, farthest over the line first."""
+        return sorted((m for m in self.measurements if m.passed is False), key=lambda m: -m.margin)
+
+    def worst_measurement(self) -> MeasurementRecord | None:
+        """The culprit when the criterion failed; else the passing sub-series nearest its threshold."""
+        if self.culprits:
+            return self.culprits[0]
+        judged = [m for m in self.measurements if m.threshold is not None]
+        return min(judged, key=lambda m: m.margin) if judged else None
+
+
+def criterion_records(payload: dict[str, Any]) -> list[CriterionRecord]:
+    return [CriterionRecord.from_json(r) for r in payload.get("criteria") or [] if isinstance(r, dict)]

@@ -31,6 +31,7 @@ from wavegate.report.graphs import draw_all, pyplot
 from wavegate.report.inputs import DEFAULT_RESULTS, Inputs, load_inputs
 from wavegate.report.screenshots import take_screenshots
 from wavegate.report.status import Status, Ticked, compute_status, tick
+from wavegate.results import CriterionRecord
 from wavegate.settings import redact_url
 
 
@@ -66,11 +67,11 @@ class Built:
     queue_limits: dict[str, float] = field(default_factory=dict)
 
     @property
-    def records(self) -> list[dict[str, Any]]:
+    def records(self) -> list[CriterionRecord]:
         return self.inputs.records
 
-    def record(self, criterion_id: str) -> dict[str, Any] | None:
-        return next((r for r in self.records if r.get("id") == criterion_id), None)
+    def record(self, criterion_id: str) -> CriterionRecord | None:
+        return next((r for r in self.records if r.id == criterion_id), None)
 
     def put(self, name: str, result: Path | str, root: Path) -> None:
         """Keep an artifact (a file under `root`) or the reason it is missing."""
@@ -115,21 +116,15 @@ def _unjudged(inputs: Inputs) -> list[str]:
         declared = [c["id"] for c in raw.get("criteria", []) if isinstance(c, dict) and "id" in c]
     except (OSError, yaml.YAMLError, AttributeError):
         return [f"(criteria file {path} not readable: cannot tell which criteria were not judged)"]
-    judged = {r.get("id") for r in inputs.records}
+    judged = {r.id for r in inputs.records}
     return [cid for cid in declared if cid not in judged]
 
 
 def _queue_limits(built: Built) -> dict[str, float]:
+    """Each pool's max_queue_size as memory.queue_bounded judged it (its measurements); none when not judged."""
     record = built.record("memory.queue_bounded")
-    limits: dict[str, float] = {}
-    threshold = record.get("threshold") if record else None
-    if isinstance(threshold, dict):
-        for pool, text in threshold.items():
-            try:
-                limits[pool] = float(str(text).replace("<=", "").strip())
-            except ValueError:
-                continue
-    return limits or {"cpu": 1000.0, "gpu": 100.0, "io": 500.0}
+    return {m.key["resource_pool"]: m.threshold for m in (record.measurements if record else ())
+            if "resource_pool" in m.key and m.threshold is not None}
 
 
 def _copy_logs(built: Built, options: ReportOptions, root: Path, staging: Path, secrets: list[str]) -> None:

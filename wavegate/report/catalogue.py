@@ -28,7 +28,7 @@ class Row:
     note: str = ""
 
 
-_H = {
+LATENCY_HISTOGRAMS = _H = {
     "gateway": "gateway_http_request_duration_seconds",
     "router": "router_decision_duration_seconds",
     "worker": "worker_step_execution_duration_seconds",

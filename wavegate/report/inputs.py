@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from wavegate.errors import ConfigError
 from wavegate.report.errors import ReportInputError
-from wavegate.results import load_results, unfinished
+from wavegate.results import CriterionRecord, criterion_records, load_results, unfinished
 from wavegate.settings import (
     EnvironmentModel,
     PrometheusSettings,
@@ -42,8 +42,8 @@ class Inputs:
         return self.results_path.parent
 
     @property
-    def records(self) -> list[dict[str, Any]]:
-        return [r for r in self.results["criteria"] if isinstance(r, dict)]
+    def records(self) -> list[CriterionRecord]:
+        return criterion_records(self.results)
 
     @property
     def prometheus_display_url(self) -> str:

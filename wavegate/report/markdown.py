@@ -10,10 +10,10 @@ import csv
 import json
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from wavegate.report import layout
-from wavegate.report.catalogue import GRAPHS, ROWS
+from wavegate.report.catalogue import GRAPHS, LATENCY_HISTOGRAMS, ROWS
 from wavegate.report.collect import RowResult
 from wavegate.report.fmt import NO_DATA, cell, change, shorten, value
 from wavegate.report.status import FAILED, PARTIAL, SUCCESSFUL, Status
@@ -22,6 +22,7 @@ from wavegate.verdicts import render
 
 if TYPE_CHECKING:
     from wavegate.report.build import Built
+    from wavegate.results import CriterionRecord, MeasurementRecord
 
 STATUS_BADGE = {SUCCESSFUL: "✅ **SUCCESSFUL**", PARTIAL: "⚠ **PARTIAL**", FAILED: "❌ **FAILED**"}
 VERDICT_BADGE = {"passed": "✅ passed", "failed": "❌ failed", "error": "⛔ error"}
@@ -65,22 +66,57 @@ def _result(built: Built, key: str) -> RowResult:
     return built.collected.row(key)
 
 
+# Report rows the gate judged, and which of a criterion's sub-series each is: a table marks exactly the rows
+# whose sub-series the gate found violated (grouped rows add their label, e.g. job=router).
+_JUDGED_ROWS: dict[str, tuple[str, dict[str, str]]] = {
+    **{f"latency_{component}_p{round(q * 100)}": ("performance.latency_increase",
+                                                  {"histogram": histogram, "quantile": f"{q:g}"})
+       for component, histogram in LATENCY_HISTOGRAMS.items() for q in (0.5, 0.95, 0.99)},
+    **{f"latency_{component}_mean": ("performance.latency_increase", {"histogram": histogram, "quantile": "mean"})
+       for component, histogram in LATENCY_HISTOGRAMS.items()},
+    "throughput_gateway": ("performance.throughput", {"counter": "gateway_http_requests_total"}),
+    "throughput_worker": ("performance.throughput", {"counter": "worker_step_executions_total"}),
+    "throughput_router": ("performance.throughput", {"counter": "router_decisions_total"}),
+    **{f"error_ratio_{component}": ("errors.rate_not_higher", {"component": component})
+       for component in ("gateway", "router", "worker")},
+    "uptime": ("availability.uptime", {}),
+    "restarts": ("availability.no_crashes", {}),
+    "queue_depth_max": ("memory.queue_bounded", {}),
+}
+
+
+def gate_mark(built: Built, row_key: str, by: str | None = None, label: str = "") -> str:
+    """❌ when the gate judged this row's sub-series violated, ✅ when it judged it met, blank when the gate
+    judged no such sub-series."""
+    judged = _JUDGED_ROWS.get(row_key)
+    record = built.record(judged[0]) if judged else None
+    if judged is None or record is None:
+        return ""
+    wanted = {**judged[1], **({by: label} if by and label else {})}
+    found = [m for m in record.measurements if all(m.key.get(k) == v for k, v in wanted.items())]
+    if not found:
+        return ""
+    return "❌ violated" if any(m.passed is False for m in found) else "✅"
+
+
 def comparison_rows(built: Built, keys: Iterable[str]) -> list[list[str]]:
-    """Metric | CP1 baseline | Wave 1 actual | Change, one line per row (per label value for grouped rows)."""
+    """Metric | CP1 baseline | Wave 1 actual | Change | Gate, one line per row (per label value for grouped
+    rows); Gate marks the rows whose sub-series the gate judged."""
     out = []
     for key in keys:
         result = _result(built, key)
         row = result.row
         if result.error:
-            out.append([row.label, "query failed", "query failed", shorten(result.error, 80)])
+            out.append([row.label, "query failed", "query failed", shorten(result.error, 80), gate_mark(built, key)])
             continue
         labels = result.keys() if row.by else [""]
         if row.by and not labels:
-            out.append([row.label.rstrip(" =,") + " (no series)", NO_DATA, NO_DATA, "n/a"])
+            out.append([row.label.rstrip(" =,") + " (no series)", NO_DATA, NO_DATA, "n/a", ""])
         for label in labels:
             before, after = result.value("baseline", label), result.value("candidate", label)
             name = f"{row.label} {label}".strip() if row.by else row.label
-            out.append([name, value(before, row.unit), value(after, row.unit), change(before, after, row.better)])
+            out.append([name, value(before, row.unit), value(after, row.unit), change(before, after, row.better),
+                        gate_mark(built, key, row.by, label)])
     return out
 
 
@@ -97,7 +133,21 @@ def _verdict(built: Built, criterion_id: str) -> str:
     if record is None:
         return "not judged"
     evidence = f"{_link(layout.APPENDIX_A)}#{anchor(criterion_id)}"
-    return f"{VERDICT_BADGE.get(record['verdict'], record['verdict'])} ([{criterion_id}]({evidence}))"
+    return f"{VERDICT_BADGE.get(record.verdict, record.verdict)} ([{criterion_id}]({evidence}))"
+
+
+def _measured(measurement: MeasurementRecord, number: float | None) -> str:
+    return render(number, measurement.unit) if number is not None else NO_DATA
+
+
+def _sub_series(record: CriterionRecord) -> tuple[str, MeasurementRecord | None]:
+    """The sub-series a summary row shows: the culprit (with how many more failed) when the criterion failed,
+    else the one nearest its threshold; or what the gate said when it measured none."""
+    worst = record.worst_measurement()
+    if worst is None:
+        return (record.worst or record.summary or record.verdict), None
+    more = len(record.culprits) - 1
+    return worst.label + (f" (+{more} more failing)" if more > 0 else ""), worst
 
 
 def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
@@ -108,47 +158,29 @@ def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object
         writer.writerows(rows)
 
 
-SUMMARY = (
-    # (row key, reducer for grouped rows, target, criterion)
-    ("retry_success_rate", None, "> 80 % and better than CP1", "retry.success_rate"),
-    ("retry_wasted_share", None, "< 5 %", "retry.wasted_below_5pct"),
-    ("queue_depth_max", None, "≤ max_queue_size per pool", "memory.queue_bounded"),
-    ("timeout_within_total", None, "100 %", "timeout.compliance"),
-    ("uptime", "min", "≥ 99.9 % per component", "availability.uptime"),
-    ("restarts", "sum", "0", "availability.no_crashes"),
-    ("latency_gateway_p95", None, "< +5 % vs CP1", "performance.latency_increase"),
-    ("latency_gateway_p99", None, "< +5 % vs CP1", "performance.latency_increase"),
-    ("throughput_gateway", None, "neutral or positive", "performance.throughput"),
-    ("error_ratio_worker", None, "same or lower than CP1", "errors.rate_not_higher"),
-)
-
-
-def _reduced(result: RowResult, window: str, reducer: str | None) -> float | None:
-    if reducer is None:
-        return result.value(window)
-    values = [v for k in result.keys() if (v := result.value(window, k)) is not None]  # noqa: SIM118
-    if not values:
-        return None
-    return min(values) if reducer == "min" else sum(values)
-
-
 def summary_rows(built: Built) -> list[list[str]]:
+    """One row per criterion the gate judged, read from its record: the sub-series that decided it (the
+    culprit first when it failed), the value the gate compared with its threshold, the CP1 → Wave 1 numbers
+    behind it and the gate's verdict — so the summary can never say what the gate did not."""
     rows = []
-    for key, reducer, target, criterion in SUMMARY:
-        result = _result(built, key)
-        label = result.row.label.rstrip(" =,").replace(", job", "").replace(", resource_pool", "")
-        if reducer == "min":
-            label = f"{label} (lowest component)"
-        elif reducer == "sum":
-            label = f"{label} (all components)"
-        if result.row.by and reducer is None:
-            before, after = _compact(built, key, "baseline"), _compact(built, key, "candidate")
-            delta = "per pool"
-        else:
-            b, a = _reduced(result, "baseline", reducer), _reduced(result, "candidate", reducer)
-            before, after, delta = value(b, result.row.unit), value(a, result.row.unit), change(b, a, result.row.better)
-        rows.append([label, before, after, delta, target, _verdict(built, criterion)])
+    for record in sorted(built.records, key=lambda r: (r.verdict == "passed", r.id)):
+        shown, worst = _sub_series(record)
+        if worst is None:
+            rows.append([record.id, shown, "", "", "", _verdict(built, record.id)])
+            continue
+        rows.append([record.id, shown, _measured(worst, worst.value),
+                     _measured(worst, worst.threshold) if worst.threshold is not None else "",
+                     _before_after(worst), _verdict(built, record.id)])
     return rows
+
+
+def _before_after(measurement: MeasurementRecord) -> str:
+    """The CP1 baseline and Wave 1 numbers a comparison was made from (in the metric's own unit)."""
+    if measurement.baseline is None and measurement.candidate is None:
+        return ""
+    def number(x: float | None) -> str:
+        return f"{x:.6g}" if x is not None else NO_DATA
+    return f"{number(measurement.baseline)} → {number(measurement.candidate)}"
 
 
 ACHIEVEMENTS = (
@@ -190,8 +222,8 @@ def achievements(built: Built) -> list[tuple[str, str]]:
     out = [(text, source) for _, text, source in sorted(found, reverse=True)]
     for criterion_id, text in GOALS:
         record = built.record(criterion_id)
-        if record is not None and record.get("verdict") == "passed":
-            out.append((f"{text} ({record.get('summary') or 'passed'})", f"gate: {criterion_id}"))
+        if record is not None and record.verdict == "passed":
+            out.append((f"{text} ({record.summary or 'passed'})", f"gate: {criterion_id}"))
     return out[:5]
 
 
@@ -213,13 +245,12 @@ def recorded_flags(built: Built) -> dict[str, dict[str, bool]] | None:
 def provenance_flags(built: Built) -> dict[tuple[str, str], str] | None:
     """Each flag's state per window as integration.rollout_provenance proved it (its measurements: per
     window, job and flag the share of successful scrapes at the expected value), or None if not judged."""
-    record = next((r for r in built.records if r.get("kind") == "rollout_provenance"), None)
-    if record is None or record.get("verdict") == "error":
+    record = next((r for r in built.records if r.kind == "rollout_provenance"), None)
+    if record is None or record.verdict == "error":
         return None
-    found: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for m in record.get("measurements") or []:
-        key = m.get("key") or {}
-        found.setdefault((str(key.get("flag")), str(key.get("window"))), []).append(m)
+    found: dict[tuple[str, str], list[MeasurementRecord]] = {}
+    for m in record.measurements:
+        found.setdefault((m.key.get("flag", ""), m.key.get("window", "")), []).append(m)
     cells = {}
     for name in FLAG_NAMES.values():
         for window in ("baseline", "candidate"):
@@ -227,14 +258,13 @@ def provenance_flags(built: Built) -> dict[tuple[str, str], str] | None:
             if not rows:
                 cells[(name, window)] = "not proven (no flag data; see integration.rollout_provenance)"
                 continue
-            expected = str((rows[0].get("key") or {}).get("expected", "?"))
-            jobs = sorted(str((m.get("key") or {}).get("job")) for m in rows)
-            bad = [m for m in rows if not m.get("passed")]
+            expected = rows[0].key.get("expected", "?")
+            jobs = sorted(m.key.get("job", "?") for m in rows)
+            bad = [m for m in rows if not m.passed]
             if not bad:
                 cells[(name, window)] = f"{expected} at every successful scrape ({', '.join(jobs)}) ✅"
             else:
-                shares = ", ".join(f"{(m.get('key') or {}).get('job')} {float(m.get('value') or 0) * 100:.1f} %"
-                                   for m in bad)
+                shares = ", ".join(f"{m.key.get('job')} {(m.value or 0) * 100:.1f} %" for m in bad)
                 cells[(name, window)] = (f"NOT {expected} throughout: {expected} at {shares} of successful scrapes "
                                          "❌ (see integration.rollout_provenance)")
     return cells
@@ -271,9 +301,10 @@ def write_derived_csvs(built: Built, staging: Path) -> None:
                 for k in FLAGS for w in ("baseline", "candidate")])
     if any(_result(built, k).value(w) is not None for k in FLAGS for w in ("baseline", "candidate")):
         pass
+    verdicts = {r.id: r.verdict for r in built.records}
     _write_csv(metrics / "success_metrics_summary.csv",
-               ["metric", "baseline", "candidate", "change", "target", "verdict", "value"],
-               [[*r[:5], r[5].split(" (")[0], r[2] if r[2] != NO_DATA else ""] for r in summary_rows(built)])
+               ["criterion", "sub_series", "observed", "threshold", "baseline_to_candidate", "verdict", "value"],
+               [[*r[:5], verdicts[r[0]], r[2] if r[2] != NO_DATA else ""] for r in summary_rows(built)])
     found = achievements(built)
     if len(found) >= 3:
         _write_csv(metrics / "key_achievements.csv", ["value", "source"], found)
@@ -314,7 +345,7 @@ def _notes(doc: Doc, keys: Iterable[str]) -> None:
 
 def _comparison(doc: Doc, built: Built, title: str, keys: Sequence[str]) -> None:
     doc.add(f"**{title}** (CP1 baseline vs Wave 1 actual)", "")
-    doc.table(["Metric", "CP1 baseline", "Wave 1 actual", "Change"], comparison_rows(built, keys))
+    doc.table(["Metric", "CP1 baseline", "Wave 1 actual", "Change", "Gate"], comparison_rows(built, keys))
     _notes(doc, keys)
 
 
@@ -367,16 +398,18 @@ def _executive_summary(doc: Doc, built: Built, product_summary: bool) -> None:
     doc.table(["Flag", "CP1 baseline window", "Wave 1 window"], flag_rows(built))
     doc.add("**Key Achievements**", "")
     found = achievements(built)
-    failing = [r for r in built.records if r.get("verdict") in ("failed", "error")]
+    failing = [r for r in built.records if r.verdict in ("failed", "error")]
     if failing:
         doc.add("Regressions found by the gate (these block the rollout):", "")
-        doc.add(*(f"- ❌ [{r['id']}](#{anchor(r['id'])}): {r.get('summary') or r['verdict']}" for r in failing), "")
+        doc.add(*(f"- ❌ [{r.id}](#{anchor(r.id)}): {_culprit_text(r)}" for r in failing), "")
         doc.add("Still achieved:", "")
     doc.add(*([f"{i}. {text}" for i, (text, _) in enumerate(found, 1)] or ["(none measured)"]))
     if len(found) < 3:
         doc.add("", f"*Only {len(found)} improvement(s) could be shown from the data; the spec asks for 3-5.*")
-    doc.add("", "**Success Metrics Summary** (CP1 baseline vs Wave 1 actual)", "")
-    doc.table(["Metric", "CP1 baseline", "Wave 1 actual", "Change", "Target", "Gate verdict"], summary_rows(built))
+    doc.add("", "**Success Metrics Summary** (as the gate judged each criterion: the deciding sub-series, the "
+            "culprit first when it failed)", "")
+    doc.table(["Criterion", "Sub-series", "Observed", "Threshold", "CP1 → Wave 1", "Gate verdict"],
+              summary_rows(built))
     target = _link(layout.PRODUCT_SUMMARY)
     suffix = "" if product_summary else " (not in this repository)"
     doc.add(f"**Reference**: [`{layout.PRODUCT_SUMMARY}`]({target}) - Product summary{suffix}", "", "---", "")
@@ -408,7 +441,8 @@ def _worker_reliability(doc: Doc, built: Built) -> None:
         _figure(doc, built, key)
     doc.add("### Queue Metrics", "")
     limits = ", ".join(f"{pool} {limit:g}" for pool, limit in sorted(built.queue_limits.items()))
-    doc.add(f"max_queue_size per pool: {limits}.", "")
+    doc.add(f"max_queue_size per pool (as memory.queue_bounded judged it): {limits}." if limits else
+            "max_queue_size per pool: unknown — memory.queue_bounded was not judged by this gate run.", "")
     _comparison(doc, built, "Queue metrics", ["queue_depth_max", "queue_depth_mean", "queue_rejections",
                                               "queue_rejection_rate", "queue_wait_p95", "queue_critical_share"])
     _comparison(doc, built, "Memory usage (before: unbounded, after: bounded)", ["memory_peak", "memory_mean"])
@@ -440,13 +474,19 @@ def _worker_reliability(doc: Doc, built: Built) -> None:
     doc.add("---", "")
 
 
-def _gate_observed(built: Built, criterion_id: str, limit: int = 160) -> str:
+def _gate_observed(built: Built, criterion_id: str) -> str:
     record = built.record(criterion_id)
-    if record is None:
-        return "not judged"
-    observed = record.get("observed")
-    return shorten(render(observed, record.get("unit") or ""), limit) if observed is not None else (
-        record.get("summary") or record.get("message", "")[:limit])
+    return "not judged" if record is None else _culprit_text(record)
+
+
+def _culprit_text(record: CriterionRecord) -> str:
+    """What the gate saw, the deciding sub-series first (never cut before the culprit)."""
+    shown, worst = _sub_series(record)
+    if worst is None:
+        return record.summary or record.cause or record.verdict
+    value_text = _measured(worst, worst.value)
+    threshold = f" (threshold {_measured(worst, worst.threshold)})" if worst.threshold is not None else ""
+    return f"{shown}: {value_text}{threshold} — {record.summary or record.verdict}"
 
 
 def _observability(doc: Doc, built: Built) -> None:
@@ -475,7 +515,7 @@ def _observability(doc: Doc, built: Built) -> None:
                for t in sorted(built.targets, key=lambda t: (t["job"], t["instance"]))])
     _screenshot(doc, built, "prometheus_targets", "Prometheus targets page")
     doc.add("**Key metrics summary** (request rates, latencies, error rates)", "")
-    doc.table(["Metric", "CP1 baseline", "Wave 1 actual", "Change"], comparison_rows(built, [
+    doc.table(["Metric", "CP1 baseline", "Wave 1 actual", "Change", "Gate"], comparison_rows(built, [
         "key_router_decisions", "key_router_p95", "key_router_errors", "key_gateway_requests", "key_gateway_p95",
         "key_gateway_rate_limit", "key_gateway_idempotency", "key_worker_steps", "key_worker_p95",
         "key_worker_errors", "key_queue_depth"]))
@@ -499,7 +539,7 @@ def _observability(doc: Doc, built: Built) -> None:
     ])
     doc.add("**Metrics validation results** (required metrics present/absent)", "")
     record = built.record("coverage.required_metrics")
-    observed = record.get("observed") if record else None
+    observed = record.observed if record else None
     if isinstance(observed, dict):
         doc.table(["Required metric", "Result"], [[k, v] for k, v in observed.items()])
     else:
@@ -511,11 +551,12 @@ def _observability(doc: Doc, built: Built) -> None:
             + f" (full text in [Appendix B]({_link(layout.APPENDIX_B)})).", "")
     doc.add("### Metrics Coverage and Quality", "")
     doc.table(["Check", "Gate verdict", "Observed"], [
-        [cid, _verdict(built, cid), _gate_observed(built, cid, 200)] for cid in (
+        [cid, _verdict(built, cid), _gate_observed(built, cid)] for cid in (
             "coverage.endpoints_exported", "coverage.required_metrics", "coverage.required_labels",
             "quality.label_cardinality", "quality.metric_types", "quality.exposition_format")])
     doc.add("**Label cardinality summary** (series per metric at the end of each window)", "")
-    doc.table(["Metric", "CP1 baseline", "Wave 1 actual", "Change"], comparison_rows(built, ["series_per_metric"]))
+    doc.table(["Metric", "CP1 baseline", "Wave 1 actual", "Change", "Gate"],
+              comparison_rows(built, ["series_per_metric"]))
     doc.add("High-cardinality labels (run_id, flow_id, step_id) are allowed only on the detailed router_* and "
             "worker_step_* metrics; trace_id nowhere — judged by quality.label_cardinality above.", "")
     doc.add("### Performance Impact", "")
@@ -570,17 +611,15 @@ def _validation(doc: Doc, built: Built) -> None:
     if built.unjudged:
         doc.add(f"Not judged by this gate run: {', '.join(built.unjudged)}.", "")
     evidence = _link(layout.APPENDIX_A)
-    doc.table(["Criterion", "Verdict", "Observed", "Threshold", "Evidence"], [
-        [f"{r['id']} ({r.get('severity', '')})", VERDICT_BADGE.get(r["verdict"], r["verdict"]),
-         shorten(render(r.get("observed"), r.get("unit") or ""), 120) if r.get("observed") is not None
-         else shorten(str(r.get("summary") or r.get("cause") or ""), 120),
-         shorten(render(r.get("threshold"), r.get("unit") or ""), 100) if r.get("threshold") is not None else "",
-         f"[queries and values]({evidence}#{anchor(r['id'])})"]
+    doc.table(["Criterion", "Verdict", "Observed (deciding sub-series first)", "Threshold", "Evidence"], [
+        [f"{r.id} ({r.severity})", VERDICT_BADGE.get(r.verdict, r.verdict), _culprit_text(r),
+         shorten(render(r.threshold, r.unit), 100) if r.threshold is not None else "",
+         f"[queries and values]({evidence}#{anchor(r.id)})"]
         for r in built.records])
-    failing = [r for r in built.records if r.get("verdict") in ("failed", "error")]
+    failing = [r for r in built.records if r.verdict in ("failed", "error")]
     for record in failing:
-        doc.add(f'<a id="{anchor(record["id"])}"></a>', f"#### ❌ {record['id']} — {record['verdict']}", "",
-                "```text", *str(record.get("message", "")).splitlines(), "```", "")
+        doc.add(f'<a id="{anchor(record.id)}"></a>', f"#### ❌ {record.id} — {record.verdict}", "",
+                "```text", *record.message.splitlines(), "```", "")
     doc.add("### Report Checklist", "",
             "Each item is ticked only when the file behind it exists in this report's folders.", "")
     group = ""
@@ -654,12 +693,19 @@ def appendix_a(built: Built) -> str:
             doc.add(f"{window}:", "", "```promql", *queries, "```", "")
     doc.add("## Gate evidence per criterion", "")
     for record in built.records:
-        doc.add(f'<a id="{anchor(record["id"])}"></a>', f"### {record['id']} — {record['verdict']}", "",
-                record.get("description", ""), "")
+        doc.add(f'<a id="{anchor(record.id)}"></a>', f"### {record.id} — {record.verdict}", "",
+                record.description, "")
+        if record.measurements:
+            doc.table(["Sub-series", "Value", "Threshold", "Baseline", "Candidate", "Gate"], [
+                [m.label, _measured(m, m.value), _measured(m, m.threshold) if m.threshold is not None else "",
+                 _measured(m, m.baseline) if m.baseline is not None else "",
+                 _measured(m, m.candidate) if m.candidate is not None else "",
+                 "❌ violated" if m.passed is False else "✅" if m.passed else ""]
+                for m in [*record.culprits, *(m for m in record.measurements if m.passed is not False)]])
         shown = {k: record.get(k) for k in ("observed", "threshold", "unit", "baseline", "candidate", "window",
                                             "samples", "worst", "details", "notes", "warnings", "cause")}
         doc.add("```json", json.dumps(shown, indent=2, default=str), "```", "")
-        for query in record.get("queries") or []:
+        for query in record.queries:
             doc.add(f"- `{query.get('query', '')}` at {query.get('time', '')}")
         doc.add("")
     return doc.text()

@@ -10,7 +10,8 @@ import csv
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from wavegate.results import CriterionRecord
 
 SUCCESSFUL, PARTIAL, FAILED = "SUCCESSFUL", "PARTIAL", "FAILED"
 
@@ -86,16 +87,16 @@ class Status:
     failing: tuple[str, ...] = ()
 
 
-def compute_status(records: Sequence[dict[str, Any]], checklist: Sequence[Ticked],
+def compute_status(records: Sequence[CriterionRecord], checklist: Sequence[Ticked],
                    unjudged: Sequence[str] = ()) -> Status:
     """FAILED when a criterion failed or errored (or none was judged); PARTIAL when all passed but a required
     artifact is missing or a criterion of the criteria file was not judged; SUCCESSFUL otherwise."""
     # Anything but "passed" counts against the wave: an unknown verdict is not a pass.
-    failing = tuple(r["id"] for r in records if r.get("verdict") != "passed")
+    failing = tuple(r.id for r in records if r.verdict != "passed")
     if not records:
         return Status(FAILED, ("the gate judged no criterion",))
     if failing:
-        verdicts = {r["id"]: r["verdict"] for r in records}
+        verdicts = {r.id: r.verdict for r in records}
         return Status(FAILED, tuple(f"{cid} {verdicts[cid]}" for cid in failing), failing)
     reasons = [f"criterion not judged by this gate run: {cid}" for cid in unjudged]
     reasons += [f"missing: {t.item.text} ({t.reason})" for t in checklist if not t.ticked and t.item.required]

@@ -1,0 +1,111 @@
+"""The report says what the gate judged, no more and no less: its summary and tables read the gate's records
+(one row per criterion, the deciding sub-series first) and mark exactly the sub-series the gate found
+violated — on crafted worlds with regressions, judged by the real gate against a real Prometheus."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+from report_support import ServedWorld, write_logs
+from worlds import HEALTHY
+
+from wavegate.report import ReportOptions, build_report, layout
+from wavegate.report.status import FAILED
+from wavegate.results import CriterionRecord, MeasurementRecord, criterion_records
+
+ROUTER_P99 = "histogram=router_decision_duration_seconds, quantile=0.99"
+
+# Router p99 +30 % is the only violation; gateway p99 stays at +4.9 % of its 5 % limit.
+ROUTER_SLOWER = dataclasses.replace(HEALTHY, p99_increase={"gateway_http_request_duration_seconds": 0.049,
+                                                           "router_decision_duration_seconds": 0.30})
+# Three regressions at once: router p99, the worker's error ratio doubled, the gateway restarted.
+SEVERAL = dataclasses.replace(ROUTER_SLOWER, error_factor={"worker": 2.0}, restarts={"gateway": 600.0})
+
+
+def _judged(spec: Any, workdir: Path) -> dict[str, Any]:
+    with ServedWorld(workdir / "world", spec) as world:
+        root = workdir / "out"
+        gate = world.run_gate(root)
+        outcome = build_report(ReportOptions(output_root=root, env_file=world.env_file, screenshots=False,
+                                             install_tools=False, logs=write_logs(root)))
+    return {"gate": gate, "records": criterion_records(gate.results), "outcome": outcome,
+            "text": (root / layout.REPORT).read_text(encoding="utf-8")}
+
+
+@pytest.fixture(scope="module")
+def router_slower(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return _judged(ROUTER_SLOWER, tmp_path_factory.mktemp("router-slower"))
+
+
+@pytest.fixture(scope="module")
+def several(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return _judged(SEVERAL, tmp_path_factory.mktemp("several"))
+
+
+def _rows(text: str, header_start: str) -> list[list[str]]:
+    """The body rows of every Markdown table whose header row starts with `header_start`."""
+    rows, inside = [], False
+    for line in text.splitlines():
+        if line.startswith(f"| {header_start} |"):
+            inside = True
+        elif inside and line.startswith("|") and not line.startswith("|--") and not line.startswith("| --"):
+            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+        elif not line.startswith("|"):
+            inside = False
+    return [row for row in rows if not set("".join(row)) <= set("-: ")]
+
+
+def _failed_in_summary(text: str) -> dict[str, str]:
+    return {row[0]: row[1] for row in _rows(text, "Criterion | Sub-series") if "❌ failed" in row[5]}
+
+
+def test_the_summary_names_the_router_p99_and_marks_no_other_row_failed(router_slower: dict[str, Any]) -> None:
+    failed = [r.id for r in router_slower["records"] if r.verdict != "passed"]
+    assert failed == ["performance.latency_increase"], router_slower["gate"].output[-3000:]
+
+    assert _failed_in_summary(router_slower["text"]) == {"performance.latency_increase": ROUTER_P99}
+    assert router_slower["outcome"].status.value == FAILED
+
+
+def test_the_latency_table_marks_exactly_the_router_p99_row_violated(router_slower: dict[str, Any]) -> None:
+    rows = {row[0]: row[4] for row in _rows(router_slower["text"], "Metric | CP1 baseline") if row[4]}
+    latency = {name: mark for name, mark in rows.items() if name.split()[0] in ("gateway", "router", "worker")}
+
+    assert latency["router p99"] == "❌ violated"
+    assert [name for name, mark in latency.items() if mark == "❌ violated"] == ["router p99"]
+    assert latency["gateway p99"] == "✅"  # +4.9 % of a 5 % limit: passed, and shown as passed
+
+
+def test_with_several_regressions_the_report_fails_exactly_the_gates_criteria_with_their_culprits(
+        several: dict[str, Any]) -> None:
+    records = {r.id: r for r in several["records"]}
+    failed = {cid for cid, r in records.items() if r.verdict == "failed"}
+    assert {"performance.latency_increase", "errors.rate_not_higher", "availability.no_crashes"} <= failed
+
+    summary = _failed_in_summary(several["text"])
+    assert set(summary) == failed
+    for criterion_id in failed:
+        culprit = records[criterion_id].culprits[0]
+        assert summary[criterion_id].startswith(culprit.label)
+    assert summary["availability.no_crashes"].startswith("job=gateway")
+    assert summary["errors.rate_not_higher"].startswith("component=worker")
+    assert set(several["outcome"].status.failing) == failed
+
+
+def test_the_criteria_table_shows_the_culprit_uncut(several: dict[str, Any]) -> None:
+    rows = {row[0].split(" (")[0]: row[2] for row in _rows(several["text"], "Criterion | Verdict")}
+
+    assert rows["performance.latency_increase"].startswith(ROUTER_P99)
+
+
+def test_every_field_the_report_reads_is_one_the_gate_writes(router_slower: dict[str, Any]) -> None:
+    read = {f.name for f in dataclasses.fields(CriterionRecord)} - {"raw"}
+    measured = {f.name for f in dataclasses.fields(MeasurementRecord)}
+
+    for raw in router_slower["gate"].results["criteria"]:
+        assert read <= set(raw), f"{raw['id']} lacks {sorted(read - set(raw))}"
+        for measurement in raw["measurements"]:
+            assert set(measurement) == measured
