@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from wavegate.context import expand
 from wavegate.errors import PrometheusUnavailable, QueryFailed
 from wavegate.prometheus import PrometheusClient, RangeSeries
 from wavegate.promql import Scope
@@ -21,8 +22,16 @@ POINTS_PER_WINDOW = 240  # enough for a smooth line, few enough for one fast ran
 
 
 def resolve(promql: str, window: Window, rate_range: float, scrape_interval: float) -> str:
+    """A graph's query: $W, $R and $S set (a graph plots rates, not the window's increase)."""
     return (promql.replace("$W", window.range).replace("$R", format_duration(rate_range))
             .replace("$S", format_duration(scrape_interval)))
+
+
+def row_query(promql: str, window: Window, rate_range: float, scrape_interval: float) -> str:
+    """A table row's query, expanded by the gate's own code: every increase(sel[$W]) is the same window
+    increase the gate computes (series born or reset inside the window counted as the gate counts them)."""
+    text = promql.replace("$R", format_duration(rate_range)).replace("$S", format_duration(scrape_interval))
+    return expand(text, window.seconds)
 
 
 def graph_step(window: Window, scrape_interval: float) -> float:
@@ -97,7 +106,7 @@ def collect(client: PrometheusClient, windows: dict[str, Window], scrape_interva
         result = RowResult(row)
         for name, window in windows.items():
             step = graph_step(window, scrape_interval)
-            promql = _scoped(scope, resolve(row.promql, window, rate_range(step, scrape_interval), scrape_interval))
+            promql = _scoped(scope, row_query(row.promql, window, rate_range(step, scrape_interval), scrape_interval))
             result.queries[name] = promql
             try:
                 answer = client.query(promql, window.end)
