@@ -5,6 +5,8 @@ violated — on crafted worlds with regressions, judged by the real gate against
 from __future__ import annotations
 
 import dataclasses
+import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,8 @@ from report_support import ServedWorld, write_logs
 from worlds import HEALTHY
 
 from wavegate.report import ReportOptions, build_report, layout
+from wavegate.report.bundle import external_references
+from wavegate.report.screenshots import find_chromium
 from wavegate.report.status import FAILED
 from wavegate.results import CriterionRecord, MeasurementRecord, criterion_records
 
@@ -31,7 +35,7 @@ def _judged(spec: Any, workdir: Path) -> dict[str, Any]:
         gate = world.run_gate(root)
         outcome = build_report(ReportOptions(output_root=root, env_file=world.env_file, screenshots=False,
                                              install_tools=False, logs=write_logs(root)))
-    return {"gate": gate, "records": criterion_records(gate.results), "outcome": outcome,
+    return {"gate": gate, "records": criterion_records(gate.results), "outcome": outcome, "root": root,
             "text": (root / layout.REPORT).read_text(encoding="utf-8")}
 
 
@@ -109,3 +113,26 @@ def test_every_field_the_report_reads_is_one_the_gate_writes(router_slower: dict
         assert read <= set(raw), f"{raw['id']} lacks {sorted(read - set(raw))}"
         for measurement in raw["measurements"]:
             assert set(measurement) == measured
+
+
+def test_the_single_file_html_opens_offline_in_chromium_with_its_status_and_every_graph(
+        several: dict[str, Any], tmp_path: Path) -> None:
+    page = several["root"] / layout.REPORT_HTML
+    text = page.read_text(encoding="utf-8")
+    assert 'id="status"' in text
+    assert "Status: FAILED" in text
+    assert external_references(text) == []
+    assert 'src="data:image/png;base64,' in text
+    chromium = find_chromium()
+    assert chromium is not None, "Chromium is needed to open the report (scripts/test installs it)"
+
+    done = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
+                           page.as_uri()], capture_output=True, text=True, timeout=120, check=False)
+
+    found = re.search(r'data-images="(\d+)" data-images-rendered="(\d+)"', done.stdout)
+    assert found is not None, done.stdout[-2000:] + done.stderr[-2000:]
+    images, rendered = int(found.group(1)), int(found.group(2))
+    assert images >= 5
+    assert rendered == images
+    assert "criterion-performance-latency_increase" in done.stdout

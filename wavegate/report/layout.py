@@ -13,6 +13,8 @@ APPENDIX_C = DOCS / "CP2_WAVE1_DEPLOYMENT_REPORT_APPENDIX_C_SCREENSHOTS.md"
 GATE_HTML = DOCS / "CP2_WAVE1_DEPLOYMENT_REPORT_VALIDATION_GATE.html"
 ALLURE_HTML = DOCS / "CP2_WAVE1_DEPLOYMENT_REPORT_VALIDATION_ALLURE.html"
 PRODUCT_SUMMARY = DOCS / "CP2_WAVE1_PRODUCT_SUMMARY.md"
+# The whole report (main document and appendices, images inlined) as one HTML page for reviewers.
+REPORT_HTML = DOCS / "CP2_WAVE1_DEPLOYMENT_REPORT.html"
 
 ARTIFACTS = PurePosixPath("reports/cp2-wave1-deployment")
 METRICS = ARTIFACTS / "metrics"
@@ -23,7 +25,7 @@ LOGS = ARTIFACTS / "logs"
 OWNED_DIRS = (METRICS, GRAPHS, SCREENSHOTS)
 # Shared with the scripts (run_cp1_profile.sh, validate_metrics.sh write here): only the report's files change.
 SHARED_DIRS = (LOGS,)
-DOCUMENTS = (APPENDIX_A, APPENDIX_B, APPENDIX_C, GATE_HTML, ALLURE_HTML)
+DOCUMENTS = (APPENDIX_A, APPENDIX_B, APPENDIX_C, GATE_HTML, ALLURE_HTML, REPORT_HTML)
 LOG_NAMES = ("run_cp1_profile", "validate_metrics")
 
 

@@ -16,6 +16,7 @@ from wavegate.report import layout
 from wavegate.report.catalogue import GRAPHS, LATENCY_HISTOGRAMS, ROWS
 from wavegate.report.collect import RowResult
 from wavegate.report.fmt import NO_DATA, cell, change, shorten, value
+from wavegate.report.single import single_file_html
 from wavegate.report.status import FAILED, PARTIAL, SUCCESSFUL, Status
 from wavegate.settings import format_time
 from wavegate.verdicts import render
@@ -776,4 +777,7 @@ def write_documents(built: Built, staging: Path, tick_now: Callable[[], None]) -
     (staging / layout.REPORT).write_text(main_report(built, staging, product_summary), encoding="utf-8")
     tick_now()
     (staging / layout.REPORT).write_text(main_report(built, staging, product_summary), encoding="utf-8")
+    (staging / layout.REPORT_HTML).write_text(
+        single_file_html(staging, built.status.value, built.status.reasons, "CP2 Wave 1 Deployment Report"),
+        encoding="utf-8")
     return built.status
