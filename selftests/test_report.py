@@ -367,4 +367,10 @@ def test_the_build_report_script_prints_the_report_path_and_status(passing: dict
                           env={**os.environ, "WAVEGATE_PYTHON": sys.executable})
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"report: {root / layout.REPORT}" in done.stdout
+    assert f"single-file HTML: {root / layout.REPORT_HTML}" in done.stdout
     assert re.search(r"^status: (SUCCESSFUL|PARTIAL|FAILED)$", done.stdout, re.MULTILINE)
+    # a line per step on stderr, so a 15 s build is never silent
+    steps = re.findall(r"^build_report: \[ *[0-9.]+ s\] (.*)$", done.stderr, re.MULTILINE)
+    assert steps[0].startswith("reading ")
+    assert any(step.startswith("asking Prometheus") for step in steps)
+    assert steps[-1].startswith("writing the report")

@@ -10,6 +10,7 @@ import csv
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -23,7 +24,7 @@ from wavegate.prometheus import PrometheusClient
 from wavegate.promql import Scope, scope_for
 from wavegate.report import layout
 from wavegate.report.bundle import bundle_gate_html, render_allure
-from wavegate.report.catalogue import IMPROVEMENT_GRAPHS, SCREENSHOT_QUERIES
+from wavegate.report.catalogue import GRAPHS, IMPROVEMENT_GRAPHS, ROWS, SCREENSHOT_QUERIES
 from wavegate.report.checklist import checklist_items
 from wavegate.report.collect import Collected, collect, graph_step, rate_range, resolve, write_csvs
 from wavegate.report.errors import ArtifactUnavailable, ReportInputError
@@ -46,6 +47,7 @@ class ReportOptions:
     screenshots: bool = True
     install_tools: bool = True
     logs: dict[str, Path] = field(default_factory=dict)  # run_cp1_profile / validate_metrics → log file
+    progress: Callable[[str], None] | None = None  # told each step as it starts (the command prints it)
 
 
 @dataclass
@@ -250,6 +252,8 @@ def build_report(options: ReportOptions) -> ReportOutcome:
 
     root = options.output_root
     results = options.results or root / DEFAULT_RESULTS
+    say = options.progress or (lambda step: None)
+    say(f"reading {results}")
     inputs = load_inputs(results, options.env_name, options.env_file)
     try:
         client = PrometheusClient(inputs.prometheus, source=str(inputs.environment_path))
@@ -264,6 +268,8 @@ def build_report(options: ReportOptions) -> ReportOutcome:
         scrape = inputs.prometheus.scrape_interval
         windows = {"baseline": inputs.baseline, "candidate": inputs.candidate}
         scope = scope_for(inputs.jobs, inputs.prometheus)  # the environment's series, as the gate reads them
+        say(f"asking Prometheus at {inputs.prometheus_display_url} for {len(ROWS)} table rows and {len(GRAPHS)} "
+            "graphs over both windows")
         collected = collect(client, windows, scope=scope, scrape_interval=scrape)
         built = Built(inputs, collected, datetime.now(UTC))
         built.unjudged = _unjudged(inputs)
@@ -274,9 +280,11 @@ def build_report(options: ReportOptions) -> ReportOutcome:
         gate_copy.write_text(scrub(inputs.results_path.read_text(encoding="utf-8"), secrets), encoding="utf-8")
         built.put("gate-results", gate_copy, staging)
         _targets(built, client, staging, scope)
+        say(f"drawing {len(collected.graphs)} graphs")
         for key, result in draw_all(collected, staging / layout.GRAPHS, built.queue_limits).items():
             built.put(f"graph:{key}", result, staging)
         if options.screenshots:
+            say(f"taking {len(SCREENSHOT_QUERIES) + 1} Prometheus screenshots with headless Chromium")
             step = graph_step(inputs.candidate, scrape)
             queries = [(name, scope.apply(resolve(q, inputs.candidate, rate_range(step, scrape), scrape)))
                        for name, q in SCREENSHOT_QUERIES]
@@ -286,9 +294,12 @@ def build_report(options: ReportOptions) -> ReportOutcome:
         else:
             for name in ["prometheus_targets", *(f"query_{n}" for n, _ in SCREENSHOT_QUERIES)]:
                 built.put(f"screenshot:{name}", "not taken: scripts/build_report ran with --skip-screenshots", staging)
+        say("copying the logs and fetching each /metrics endpoint")
         _copy_logs(built, options, root, staging, secrets)
         _endpoint_evidence(built, staging, secrets)
+        say("bundling the gate's HTML report and rendering the Allure report")
         _bundle(built, options, staging)
+        say("writing the report, its appendices and the single-file HTML")
         write_documents(built, staging, tick_now=lambda: _tick(built, staging))
         _install(staging, root)
     finally:

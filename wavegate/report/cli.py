@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from wavegate.report.build import ReportOptions, build_report
@@ -55,9 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logs = {name: path for name, path in (("run_cp1_profile", args.run_cp1_profile_log),
                                           ("validate_metrics", args.validate_metrics_log)) if path}
+    started = time.monotonic()
+
+    def progress(step: str) -> None:
+        print(f"build_report: [{time.monotonic() - started:5.1f} s] {step}", file=sys.stderr, flush=True)
+
     options = ReportOptions(output_root=args.output_root, results=args.results, env_name=args.env,
                             env_file=args.env_file, screenshots=not args.skip_screenshots,
-                            install_tools=not args.no_install, logs=logs)
+                            install_tools=not args.no_install, logs=logs, progress=progress)
     try:
         outcome = build_report(options)
     except ReportError as exc:
@@ -66,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, reason in sorted(outcome.missing.items()):
         print(f"build_report: not produced: {name}: {reason}", file=sys.stderr)
     print(f"report: {outcome.report}")
+    print(f"single-file HTML: {outcome.report.with_suffix('.html')}")
     print(f"status: {outcome.status.value}")
     for reason in outcome.status.reasons:
         print(f"  - {reason}")
