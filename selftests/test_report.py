@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from harness import REPO, closed_port, environment_document, write_environment
+from harness import REPO, FaultProxy, closed_port, environment_document, write_environment
 from report_support import ServedWorld, stricter_criteria, write_logs
 
 from wavegate.report import EXIT_BAD_INPUT, EXIT_PROMETHEUS_UNREACHABLE, ReportOptions, build_report, layout
@@ -340,7 +340,33 @@ def test_secrets_from_the_environment_are_never_written(
     assert written
     for path in written:
         assert secret.encode() not in path.read_bytes(), path
-    assert "credentials" in outcome.missing["screenshot:prometheus_targets"]
+    # Screenshots go through the loopback credential proxy: taken, and no secret in their names either.
+    if find_chromium():
+        assert (root / layout.SCREENSHOTS / "prometheus_targets.png").is_file(), outcome.missing
+
+
+def test_a_prometheus_behind_a_bearer_token_front_end_gives_a_successful_report_with_screenshots(
+        served: ServedWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = "front-end-token-5678"
+    monkeypatch.setenv("WAVEGATE_FRONT_TOKEN", token)
+    assert served.env_file is not None
+    assert served.prometheus is not None
+    with FaultProxy(served.prometheus.url, require_headers={"Authorization": f"Bearer {token}"}) as front:
+        document = yaml.safe_load(served.env_file.read_text(encoding="utf-8"))
+        document["prometheus"].update(url=front.url, bearer_token_env="WAVEGATE_FRONT_TOKEN")
+        env = write_environment(tmp_path / "prod-like.yaml", document)
+        root = tmp_path / "root"
+        gate = served.run_gate(root, f"--env-file={env}")
+        assert gate.ret == 0, gate.output[-3000:]
+        outcome = build_report(ReportOptions(output_root=root, env_file=env, logs=write_logs(root)))
+        ui_requests = [path for path, headers in front.seen if "/graph" in path or "/targets" in path]
+
+    assert outcome.status.value == SUCCESSFUL, outcome.status.reasons
+    for name in ("prometheus_targets", "query_router", "query_gateway", "query_worker"):
+        assert (root / layout.SCREENSHOTS / f"{name}.png").is_file(), outcome.missing.get(f"screenshot:{name}")
+    assert ui_requests  # the pages came through the front end, with the token the proxy added
+    for path in [p for p in root.rglob("*") if p.is_file()]:
+        assert token.encode() not in path.read_bytes(), path
 
 
 def test_without_matplotlib_the_build_fails_with_exit_5_and_an_install_hint(

@@ -155,6 +155,11 @@ class PrometheusClient:
     def display_url(self) -> str:
         return redact_url(self.base)
 
+    @property
+    def verify(self) -> bool | str:
+        """TLS verification for a request to Prometheus: the configured CA file, else the system's."""
+        return self._verify
+
     # -- transport -------------------------------------------------------------------------------------
     def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         if self._down is not None:

@@ -288,7 +288,7 @@ def build_report(options: ReportOptions) -> ReportOutcome:
             step = graph_step(inputs.candidate, scrape)
             queries = [(name, scope.apply(resolve(q, inputs.candidate, rate_range(step, scrape), scrape)))
                        for name, q in SCREENSHOT_QUERIES]
-            for name, result in take_screenshots(inputs.prometheus, inputs.candidate, queries,
+            for name, result in take_screenshots(client, inputs.candidate, queries,
                                                  staging / layout.SCREENSHOTS).items():
                 built.put(f"screenshot:{name}", result, staging)
         else:

@@ -11,13 +11,16 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 
+from wavegate.prometheus import PrometheusClient
 from wavegate.report.errors import ArtifactUnavailable
-from wavegate.settings import PrometheusSettings, Window, format_duration, redact_url
+from wavegate.settings import Window, format_duration, redact_url
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 WINDOW_SIZE = "1400,1000"
@@ -83,36 +86,87 @@ def graph_url(base: str, prefix: str, promql: str, window: Window) -> str:
     return f"{base}{prefix}/graph?{urlencode(params)}"
 
 
-def take_screenshots(settings: PrometheusSettings, window: Window, queries: list[tuple[str, str]],
+class CredentialProxy:
+    """A loopback HTTP server that forwards each GET to Prometheus with the environment's credentials (token,
+    basic auth, headers, user:password or a query in the URL, a private CA), so that headless Chromium loads
+    Prometheus' UI with no secret on its command line, in a URL on disk or in a file name. It lives only
+    while the screenshots are taken, and answers only its own loopback address."""
+
+    def __init__(self, client: PrometheusClient) -> None:
+        self.client = client
+        parts = urlsplit(client.settings.url)
+        self._upstream = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        self._params = parse_qsl(parts.query, keep_blank_values=True)
+        self._server: ThreadingHTTPServer | None = None
+        self._lock = threading.Lock()  # one request at a time through the client's session
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the proxy is not running")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> CredentialProxy:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
+                path, _, query = self.path.partition("?")
+                params = [*proxy._params, *parse_qsl(query, keep_blank_values=True)]
+                try:
+                    with proxy._lock:
+                        answer = proxy.client.session.get(proxy._upstream + path, params=params,
+                                                          allow_redirects=False, timeout=proxy.client.settings.timeout,
+                                                          verify=proxy.client.verify)
+                except requests.RequestException as exc:
+                    self.send_error(502, f"Prometheus did not answer: {type(exc).__name__}")
+                    return
+                self.send_response(answer.status_code)
+                for header in ("Content-Type", "Cache-Control"):
+                    if header in answer.headers:
+                        self.send_header(header, answer.headers[header])
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's signature
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, name="wavegate-credential-proxy", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+def take_screenshots(client: PrometheusClient, window: Window, queries: list[tuple[str, str]],
                      folder: Path) -> dict[str, Path | str]:
-    """The targets page and one query page per (name, promql): a PNG path, or the reason there is none."""
+    """The targets page and one query page per (name, promql): a PNG path, or the reason there is none.
+    Chromium reaches Prometheus through a CredentialProxy, whatever credentials it needs."""
     names = ["prometheus_targets", *(f"query_{name}" for name, _ in queries)]
-    parts = urlsplit(settings.url)
-    if settings.bearer_token_env or settings.basic_auth or settings.headers or parts.username or parts.password \
-            or parts.query:
-        reason = ("Prometheus needs credentials or headers (prometheus.bearer_token_env / basic_auth / headers, or "
-                  "user:password / a query in prometheus.url), which headless Chromium would need on its command "
-                  "line, where every process can read them; not passed, to keep them secret")
-        return dict.fromkeys(names, reason)
     chromium = find_chromium()
     if chromium is None:
         reason = ("Chromium is not installed (run scripts/build_report, which installs Debian's `chromium` when it "
                   "can, or `apt-get install chromium`; or set WAVEGATE_CHROMIUM to a Chrome binary)")
         return dict.fromkeys(names, reason)
-    base = settings.url.rstrip("/")
     folder.mkdir(parents=True, exist_ok=True)
-    try:
-        with requests.Session() as session:
-            session.verify = str(settings.ca_file) if settings.ca_file else True
-            prefix = _ui_prefix(base, session, settings.timeout)
-    except ArtifactUnavailable as exc:
-        return dict.fromkeys(names, str(exc))
     out: dict[str, Path | str] = {}
-    pages = [("prometheus_targets", f"{base}{prefix}/targets")]
-    pages += [(f"query_{name}", graph_url(base, prefix, promql, window)) for name, promql in queries]
-    for name, url in pages:
+    with CredentialProxy(client) as proxy:
+        base = proxy.url
         try:
-            out[name] = shoot(chromium, url, folder / f"{name}.png")
-        except (ArtifactUnavailable, OSError) as exc:
-            out[name] = str(exc)
+            prefix = _ui_prefix(base, requests.Session(), client.settings.timeout)
+        except ArtifactUnavailable as exc:
+            return dict.fromkeys(names, str(exc).replace(base, client.display_url))
+        pages = [("prometheus_targets", f"{base}{prefix}/targets")]
+        pages += [(f"query_{name}", graph_url(base, prefix, promql, window)) for name, promql in queries]
+        for name, url in pages:
+            try:
+                out[name] = shoot(chromium, url, folder / f"{name}.png")
+            except (ArtifactUnavailable, OSError) as exc:
+                out[name] = str(exc)
     return out
