@@ -400,3 +400,24 @@ def test_the_build_report_script_prints_the_report_path_and_status(passing: dict
     assert steps[0].startswith("reading ")
     assert any(step.startswith("asking Prometheus") for step in steps)
     assert steps[-1].startswith("writing the report")
+
+
+def test_the_environment_file_names_the_profile_logs_and_a_missing_one_makes_the_report_partial(
+        passing: dict[str, Any], served: ServedWorld, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(passing["root"] / "reports/cp2-wave1-deployment/validation",
+                    root / "reports/cp2-wave1-deployment/validation")
+    logs = write_logs(tmp_path / "where-the-profile-ran")
+    assert served.env_file is not None
+    document = yaml.safe_load(served.env_file.read_text(encoding="utf-8"))
+    document["report"] = {"run_cp1_profile_log": str(logs["run_cp1_profile"].relative_to(tmp_path))}
+    env = write_environment(tmp_path / "elsewhere.yaml", document)
+
+    outcome = build_report(ReportOptions(output_root=root, env_file=env, screenshots=False, install_tools=False))
+
+    copied = root / layout.LOGS / "run_cp1_profile.log"
+    assert copied.read_text(encoding="utf-8") == logs["run_cp1_profile"].read_text(encoding="utf-8")
+    assert outcome.status.value == PARTIAL
+    reasons = " ".join(outcome.status.reasons)
+    assert "report.validate_metrics_log in elsewhere.yaml" in reasons
+    assert "--validate-metrics-log PATH" in reasons

@@ -211,6 +211,15 @@ class ComponentSettings(_Strict):
         return _check_http_url(value)
 
 
+class ReportSettings(_Strict):
+    """Inputs of the deployment report that only the environment knows: where the CP1 profile ran, its logs."""
+
+    run_cp1_profile_log: Path | None = Field(
+        None, description="run_cp1_profile.sh's log, where it ran for this environment (relative: to this file).")
+    validate_metrics_log: Path | None = Field(
+        None, description="validate_metrics.sh's log, where it ran for this environment (relative: to this file).")
+
+
 class EnvironmentModel(_Strict):
     prometheus: PrometheusSettings = Field(description="Where to query history.")
     components: dict[str, ComponentSettings] = Field(description="router, gateway and worker endpoints.")
@@ -221,6 +230,8 @@ class EnvironmentModel(_Strict):
     run_budget: PositiveDuration = Field(
         300.0, description="The whole run's time budget: past it no more requests are made and the remaining "
         "criteria are ERROR, naming it; the run still writes its results.")
+    report: ReportSettings = Field(ReportSettings(run_cp1_profile_log=None, validate_metrics_log=None),
+                                   description="Inputs of the deployment report (the CP1 profile's logs).")
 
     @field_validator("components")
     @classmethod

@@ -131,12 +131,14 @@ def _queue_limits(built: Built) -> dict[str, float]:
 
 def _copy_logs(built: Built, options: ReportOptions, root: Path, staging: Path, secrets: list[str]) -> None:
     for name in layout.LOG_NAMES:
-        source = options.logs.get(name) or root / layout.LOGS / f"{name}.log"
+        # The command line's word first, then the environment file's (report.<name>_log), then the local stack's.
+        source = options.logs.get(name) or built.inputs.logs.get(name) or root / layout.LOGS / f"{name}.log"
         target = staging / layout.LOGS / f"{name}.log"
         if not source.is_file():
             script = "scripts/run_cp1_profile.sh" if name == "run_cp1_profile" else "scripts/validate_metrics.sh"
-            built.put(f"log:{name}", f"no log at {source}: run {script} (it writes its log there) or pass "
-                                     f"--{name.replace('_', '-')}-log PATH", staging)
+            built.put(f"log:{name}", f"no log at {source}: run {script} where this environment runs (it writes its "
+                                     f"log), then pass --{name.replace('_', '-')}-log PATH or set report.{name}_log "
+                                     f"in {built.inputs.environment_path.name}", staging)
             continue
         script = "scripts/run_cp1_profile.sh" if name == "run_cp1_profile" else "scripts/validate_metrics.sh"
         written = datetime.fromtimestamp(source.stat().st_mtime, UTC)

@@ -36,6 +36,7 @@ class Inputs:
     baseline: Window
     candidate: Window
     jobs: dict[str, str] = field(default_factory=dict)  # component -> its Prometheus job
+    logs: dict[str, Path] = field(default_factory=dict)  # log name -> where the environment file says it is
 
     @property
     def validation_dir(self) -> Path:
@@ -135,4 +136,7 @@ def load_inputs(results_path: Path, env_name: str | None = None, env_file: Path 
         jobs={name: c.job for name, c in model.components.items()},
         baseline=_window(results_path, "baseline", windows["baseline"]),
         candidate=_window(results_path, "candidate", windows["candidate"]),
+        logs={name: path if path.is_absolute() else environment_path.parent / path
+              for name, path in (("run_cp1_profile", model.report.run_cp1_profile_log),
+                                 ("validate_metrics", model.report.validate_metrics_log)) if path is not None},
     )
