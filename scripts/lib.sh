@@ -54,4 +54,6 @@ ensure_report_tools() {
   command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing+=(chromium)
   command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
   if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
+  # Allure 3 (npm, about 53 MB) into the cache, announced here at install time: a report build never installs.
+  "$PY" -m wavegate.report --install-tools >/dev/null
 }

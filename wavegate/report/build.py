@@ -45,7 +45,7 @@ class ReportOptions:
     env_name: str | None = None
     env_file: Path | None = None
     screenshots: bool = True
-    install_tools: bool = True
+    install_tools: bool = True  # kept for callers; a build never installs (see `--install-tools`)
     logs: dict[str, Path] = field(default_factory=dict)  # run_cp1_profile / validate_metrics → log file
     progress: Callable[[str], None] | None = None  # told each step as it starts (the command prints it)
 
@@ -218,7 +218,7 @@ def _bundle(built: Built, options: ReportOptions, staging: Path) -> None:
         built.put("html:gate", str(exc), staging)
     try:
         allure = render_allure(validation / str(outputs.get("allure", "allure-results")), staging / layout.ALLURE_HTML,
-                               title="CP2 Wave 1 release gate", install=options.install_tools)
+                               title="CP2 Wave 1 release gate")
         built.put("html:allure", allure, staging)
     except (ArtifactUnavailable, OSError) as exc:
         built.put("html:allure", str(exc), staging)

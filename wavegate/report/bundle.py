@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from wavegate.report.errors import ArtifactUnavailable
@@ -61,20 +62,32 @@ def bundle_gate_html(validation_dir: Path, name: str, destination: Path) -> Path
     return _self_contained(destination, f"the gate's HTML report {source}")
 
 
-def find_allure(install: bool) -> Path:
-    """The Allure 3 CLI, installed into the cache with npm when missing and `install` is true."""
+def find_allure() -> Path:
+    """The Allure 3 CLI ($WAVEGATE_ALLURE, else the one the install step put into the cache). Never installs:
+    a report build does not download anything on its own."""
     explicit = os.environ.get("WAVEGATE_ALLURE")
     if explicit:
         if not Path(explicit).is_file():
             raise ArtifactUnavailable(f"WAVEGATE_ALLURE={explicit} does not exist")
         return Path(explicit)
-    prefix = cache_dir() / "allure3"
-    cli = prefix / "node_modules" / ".bin" / "allure"
+    cli = _allure_cli()
     if cli.is_file():
         return cli
-    if not install:
-        raise ArtifactUnavailable(f"Allure 3 is not installed in {prefix} and installing was switched off "
-                                  f"(--no-install); run `npm install --prefix {prefix} {ALLURE_PACKAGE}`")
+    raise ArtifactUnavailable(f"Allure 3 is not installed in {cli.parents[2]}: scripts/build_report installs it "
+                              "(unless --no-install), or run `python -m wavegate.report --install-tools`")
+
+
+def _allure_cli() -> Path:
+    return cache_dir() / "allure3" / "node_modules" / ".bin" / "allure"
+
+
+def install_allure(say: Callable[[str], None]) -> Path:
+    """Install the Allure 3 CLI into the cache with npm (the install step; about 53 MB), unless it is there."""
+    cli = _allure_cli()
+    prefix = cli.parents[2]
+    if cli.is_file():
+        return cli
+    say(f"installing Allure 3 ({ALLURE_PACKAGE}, about 53 MB with its dependencies) into {prefix} with npm")
     npm = shutil.which("npm")
     if npm is None or shutil.which("node") is None:
         raise ArtifactUnavailable("Node.js and npm are not installed, so Allure 3 cannot be installed "
@@ -92,12 +105,12 @@ def find_allure(install: bool) -> Path:
     return cli
 
 
-def render_allure(results_dir: Path, destination: Path, *, title: str, install: bool = True) -> Path:
+def render_allure(results_dir: Path, destination: Path, *, title: str) -> Path:
     """Render allure-results into one offline HTML file at `destination`."""
     results_dir = results_dir.resolve()  # allure runs in a temporary working directory
     if not results_dir.is_dir() or not any(results_dir.glob("*-result.json")):
         raise ArtifactUnavailable(f"the gate wrote no Allure results in {results_dir} (is allure-pytest installed?)")
-    cli = find_allure(install)
+    cli = find_allure()
     work = Path(tempfile.mkdtemp(prefix="wavegate-allure-"))
     try:
         output = work / "report"

@@ -8,11 +8,13 @@ import time
 from pathlib import Path
 
 from wavegate.report.build import ReportOptions, build_report
+from wavegate.report.bundle import install_allure
 from wavegate.report.errors import (
     EXIT_BAD_INPUT,
     EXIT_PROMETHEUS_UNREACHABLE,
     EXIT_TOOL_MISSING,
     EXIT_WRITTEN,
+    ArtifactUnavailable,
     ReportError,
 )
 from wavegate.report.inputs import DEFAULT_RESULTS
@@ -44,7 +46,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-screenshots", action="store_true",
                    help="Do not take Prometheus screenshots (the report then says they were skipped).")
     p.add_argument("--no-install", action="store_true",
-                   help="Never install Allure 3 with npm; without it the Allure report is left out.")
+                   help="Offline: scripts/build_report installs nothing (Chromium, Allure 3); a tool that is "
+                        "missing leaves its artifact out, and the report says so.")
+    p.add_argument("--install-tools", action="store_true",
+                   help="Install Allure 3 with npm into the cache (the install step scripts/build_report runs), "
+                        "then exit.")
     p.add_argument("--run-cp1-profile-log", type=Path, metavar="PATH",
                    help="run_cp1_profile.sh's log (default: OUTPUT_ROOT/reports/cp2-wave1-deployment/logs/).")
     p.add_argument("--validate-metrics-log", type=Path, metavar="PATH",
@@ -54,6 +60,13 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.install_tools:
+        try:
+            print(f"Allure 3: {install_allure(lambda step: print(f'build_report: {step}', file=sys.stderr))}")
+        except ArtifactUnavailable as exc:
+            print(f"build_report: error: {exc}", file=sys.stderr)
+            return EXIT_TOOL_MISSING
+        return EXIT_WRITTEN
     logs = {name: path for name, path in (("run_cp1_profile", args.run_cp1_profile_log),
                                           ("validate_metrics", args.validate_metrics_log)) if path}
     started = time.monotonic()
