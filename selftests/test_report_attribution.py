@@ -7,18 +7,26 @@ from __future__ import annotations
 import dataclasses
 import re
 import subprocess
+import time
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from report_support import ServedWorld, write_logs
 from worlds import HEALTHY
 
-from wavegate.report import ReportOptions, build_report, layout
+from wavegate.prometheus import RangeSeries
+from wavegate.report import ReportOptions, build_report, graphs, layout
+from wavegate.report.build import gate_marks
 from wavegate.report.bundle import external_references
+from wavegate.report.catalogue import GRAPHS
+from wavegate.report.collect import Collected, GraphData
 from wavegate.report.screenshots import find_chromium
 from wavegate.report.status import FAILED
 from wavegate.results import CriterionRecord, MeasurementRecord, criterion_records
+from wavegate.settings import Window
 
 ROUTER_P99 = "histogram=router_decision_duration_seconds, quantile=0.99"
 
@@ -136,3 +144,39 @@ def test_the_single_file_html_opens_offline_in_chromium_with_its_status_and_ever
     assert images >= 5
     assert rendered == images
     assert "criterion-performance-latency_increase" in done.stdout
+
+
+def test_graphs_draw_the_gates_thresholds_and_mark_the_violated_series(
+        router_slower: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    records = {r.id: r for r in router_slower["records"]}
+    marks = gate_marks(SimpleNamespace(record=records.get))  # type: ignore[arg-type]
+    latency = marks["latency_percentiles"]
+    assert latency.violated == {"router p99"}
+    baseline = next(m.baseline for m in records["performance.latency_increase"].measurements
+                    if m.key == {"histogram": "router_decision_duration_seconds", "quantile": "0.99"})
+    assert baseline is not None
+    assert latency.thresholds["router p99"] == pytest.approx(baseline * 1.05 * 1000)
+    assert marks["uptime"].thresholds == {"router": 99.9, "gateway": 99.9, "worker": 99.9}
+
+    # Drawn: the violated series named in the legend, every threshold as a line.
+    legends: list[str] = []
+    real_finish = graphs._finish
+
+    def finish(fig: Any, path: Path) -> Path:
+        legends.extend(text.get_text() for ax in fig.axes if ax.get_legend() for text in ax.get_legend().get_texts())
+        return real_finish(fig, path)
+
+    monkeypatch.setattr(graphs, "_finish", finish)
+    now = time.time()
+    windows = {name: Window(name, datetime.fromtimestamp(now - offset - 3600, UTC),
+                            datetime.fromtimestamp(now - offset, UTC))
+               for name, offset in (("baseline", 7200), ("candidate", 0))}
+    graph = next(g for g in GRAPHS if g.key == "latency_percentiles")
+    data = GraphData(graph, series={name: [(curve.prefix, RangeSeries({}, ((w.start.timestamp(), 0.05),
+                                                                           (w.end.timestamp(), 0.06))))
+                                           for curve in graph.curves] for name, w in windows.items()})
+    graphs.draw(graph, data, Collected({}, {graph.key: data}, windows, 15.0), tmp_path, latency)
+
+    assert "router p99 (candidate) — violated" in legends
+    assert sum(" limit (" in text for text in legends) == len(latency.thresholds)
+    assert not any("violated" in text for text in legends if not text.startswith("router p99"))

@@ -24,11 +24,11 @@ from wavegate.prometheus import PrometheusClient
 from wavegate.promql import Scope, scope_for
 from wavegate.report import layout
 from wavegate.report.bundle import bundle_gate_html, render_allure
-from wavegate.report.catalogue import GRAPHS, IMPROVEMENT_GRAPHS, ROWS, SCREENSHOT_QUERIES
+from wavegate.report.catalogue import GRAPHS, IMPROVEMENT_GRAPHS, LATENCY_HISTOGRAMS, ROWS, SCREENSHOT_QUERIES
 from wavegate.report.checklist import checklist_items
 from wavegate.report.collect import Collected, collect, graph_step, rate_range, resolve, write_csvs
 from wavegate.report.errors import ArtifactUnavailable, ReportInputError
-from wavegate.report.graphs import draw_all, pyplot
+from wavegate.report.graphs import GateMarks, draw_all, pyplot
 from wavegate.report.inputs import DEFAULT_RESULTS, Inputs, load_inputs
 from wavegate.report.screenshots import take_screenshots
 from wavegate.report.status import Status, Ticked, compute_status, tick
@@ -127,6 +127,38 @@ def _queue_limits(built: Built) -> dict[str, float]:
     record = built.record("memory.queue_bounded")
     return {m.key["resource_pool"]: m.threshold for m in (record.measurements if record else ())
             if "resource_pool" in m.key and m.threshold is not None}
+
+
+def gate_marks(built: Built) -> dict[str, GateMarks]:
+    """The gate's thresholds and violated sub-series for the graphs of the criteria it judged, by graph key,
+    in each graph's own units: queue depth per pool, uptime per job (%), latency quantiles per component
+    (ms: the baseline quantile times 1 + the allowed increase)."""
+    marks: dict[str, GateMarks] = {}
+    queue = built.record("memory.queue_bounded")
+    if queue is not None:
+        marks["queue_depth"] = _marks(queue.id, [(m.key.get("resource_pool", ""), m.threshold, m.passed)
+                                                 for m in queue.measurements])
+    uptime = built.record("availability.uptime")
+    if uptime is not None:
+        marks["uptime"] = _marks(uptime.id, [(m.key.get("job", ""), None if m.threshold is None else m.threshold * 100,
+                                             m.passed) for m in uptime.measurements])
+    latency = built.record("performance.latency_increase")
+    if latency is not None:
+        component = {histogram: name for name, histogram in LATENCY_HISTOGRAMS.items()}
+        found = []
+        for m in latency.measurements:
+            name, quantile = component.get(m.key.get("histogram", "")), m.key.get("quantile", "")
+            if name is None or quantile not in ("0.5", "0.95", "0.99"):
+                continue
+            limit = None if m.baseline is None or m.threshold is None else m.baseline * (1 + m.threshold) * 1000
+            found.append((f"{name} p{round(float(quantile) * 100)}", limit, m.passed))
+        marks["latency_percentiles"] = _marks(latency.id, found)
+    return marks
+
+
+def _marks(criterion: str, found: list[tuple[str, float | None, bool | None]]) -> GateMarks:
+    return GateMarks(criterion, {legend: limit for legend, limit, _ in found if legend and limit is not None},
+                     frozenset(legend for legend, _, passed in found if passed is False))
 
 
 def _copy_logs(built: Built, options: ReportOptions, root: Path, staging: Path, secrets: list[str]) -> None:
@@ -283,7 +315,7 @@ def build_report(options: ReportOptions) -> ReportOutcome:
         built.put("gate-results", gate_copy, staging)
         _targets(built, client, staging, scope)
         say(f"drawing {len(collected.graphs)} graphs")
-        for key, result in draw_all(collected, staging / layout.GRAPHS, built.queue_limits).items():
+        for key, result in draw_all(collected, staging / layout.GRAPHS, gate_marks(built)).items():
             built.put(f"graph:{key}", result, staging)
         if options.screenshots:
             say(f"taking {len(SCREENSHOT_QUERIES) + 1} Prometheus screenshots with headless Chromium")

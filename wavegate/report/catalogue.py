@@ -7,7 +7,7 @@ is computed instead and why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Unit = Literal["count", "ratio", "seconds", "bytes", "per_second", "tasks"]
@@ -227,7 +227,6 @@ class Graph:
     curves: tuple[Curve, ...]
     kind: Literal["timeseries", "distribution", "status", "latency"] = "timeseries"
     scale: float = 1.0
-    limits: dict[str, float] = field(default_factory=dict)
     percent_axis: bool = False
 
 
@@ -250,9 +249,8 @@ GRAPHS: tuple[Graph, ...] = (
           percent_axis=True),
     Graph("timeout_duration_distribution", "Timeout duration distribution", "timeouts in the window",
           (Curve("sum by (le) (increase(worker_timeout_duration_seconds_bucket[$W]))"),), kind="distribution"),
-    Graph("queue_depth", "Queue depth per resource pool (dotted: max_queue_size)", "tasks waiting",
-          (Curve("max by (resource_pool) (worker_queue_depth)", ("resource_pool",)),),
-          limits={"cpu": 1000, "gpu": 100, "io": 500}),
+    Graph("queue_depth", "Queue depth per resource pool (dotted: max_queue_size as the gate judged it)",
+          "tasks waiting", (Curve("max by (resource_pool) (worker_queue_depth)", ("resource_pool",)),)),
     Graph("queue_rejections_by_pool", "Queue rejections by resource pool", "rejections / minute",
           (Curve("sum by (resource_pool) (rate(worker_queue_rejections_total[$R]))", ("resource_pool",)),), scale=60),
     Graph("overload_status_distribution", "Overload status: share of the window per pool", "share of the window (%)",

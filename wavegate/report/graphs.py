@@ -6,6 +6,8 @@ matplotlib is optional at import time; `draw_all` fails with ReportToolMissing s
 from __future__ import annotations
 
 import math
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,17 @@ from wavegate.report.collect import Collected, GraphData
 from wavegate.report.errors import ArtifactUnavailable, ReportToolMissing
 
 WINDOW_STYLE = {"baseline": {"linestyle": "--", "alpha": 0.75}, "candidate": {"linestyle": "-", "alpha": 1.0}}
+VIOLATED = "#d62728"
+
+
+@dataclass(frozen=True)
+class GateMarks:
+    """What the gate judged on a graph's series (by legend): each one's threshold, in the graph's units, and
+    the series it found violated (drawn thick and red, named so in the legend)."""
+
+    criterion: str
+    thresholds: dict[str, float] = field(default_factory=dict)
+    violated: frozenset[str] = frozenset()
 STATUS = (("healthy", "#2ca02c"), ("degraded", "#e6c229"), ("overloaded", "#ff7f0e"), ("critical", "#d62728"))
 DPI = 110
 
@@ -53,14 +66,17 @@ def _subtitle(collected: Collected) -> str:
 
 
 def _finish(fig: Any, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
+    with warnings.catch_warnings():
+        # Legends below the plots may not fit tight_layout; bbox_inches="tight" then keeps them in the image.
+        warnings.simplefilter("ignore", UserWarning)
+        fig.tight_layout()
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
     pyplot().close(fig)
     return path
 
 
 def _timeseries(ax: Any, data: GraphData, collected: Collected, graph: Graph,
-                legends: list[str] | None = None) -> None:
+                legends: list[str] | None = None, marks: GateMarks | None = None) -> None:
     divisor, xlabel = time_axis(max(w.seconds for w in collected.windows.values()))
     names = [legend for per in data.series.values() for legend, _ in per if legends is None or legend in legends]
     colors = _colors(names)
@@ -73,22 +89,25 @@ def _timeseries(ax: Any, data: GraphData, collected: Collected, graph: Graph,
                 continue
             xs = [(t - start) / divisor for t, _ in series.points]
             ys = [v * graph.scale if math.isfinite(v) else math.nan for _, v in series.points]
-            ax.plot(xs, ys, color=colors[legend], label=f"{legend} ({window})", linewidth=1.6,
+            bad = marks is not None and legend in marks.violated and window == "candidate"
+            label = f"{legend} ({window})" + (" — violated" if bad else "")
+            ax.plot(xs, ys, color=VIOLATED if bad else colors[legend], label=label, linewidth=3.0 if bad else 1.6,
                     **WINDOW_STYLE[window])
             drawn += 1
         if not drawn:
             missing.append(window)
-    for pool, limit in graph.limits.items():
-        if pool in colors:
-            ax.axhline(limit, color=colors[pool], linestyle=":", linewidth=1.2,
-                       label=f"{pool} max_queue_size ({limit:g})")
+    for legend, limit in (marks.thresholds.items() if marks is not None else ()):
+        if legend in colors:
+            ax.axhline(limit, color=VIOLATED if marks and legend in marks.violated else colors[legend], linestyle=":",
+                       linewidth=1.4, label=f"{legend} limit ({limit:.4g})")
     if missing:
         ax.text(0.01, 0.97, f"no data in the {' and '.join(missing)} window", transform=ax.transAxes,
                 va="top", fontsize=9, color="#666666")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(graph.ylabel)
     if graph.percent_axis:
-        top = max((line.get_ydata().max() for line in ax.get_lines() if len(line.get_ydata())), default=100)
+        top = max((float(v) for line in ax.get_lines() for v in line.get_ydata() if math.isfinite(float(v))),
+                  default=100)
         ax.set_ylim(bottom=min(0, ax.get_ylim()[0]), top=max(100, top) * 1.05)
     else:
         ax.set_ylim(bottom=min(0, ax.get_ylim()[0]))
@@ -96,8 +115,8 @@ def _timeseries(ax: Any, data: GraphData, collected: Collected, graph: Graph,
     handles, labels = ax.get_legend_handles_labels()
     if handles:
         # Below the plot: a legend inside would hide the lines it names.
-        ax.legend(fontsize=8, ncol=min(3, max(1, len(handles) // 3)), loc="upper center",
-                  bbox_to_anchor=(0.5, -0.16), frameon=False)
+        ax.legend(fontsize=8, ncol=1 if legends is not None else min(3, max(1, len(handles) // 3)),
+                  loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
 
 
 def _bucket_label(le: float) -> str:
@@ -180,7 +199,7 @@ def _status(ax: Any, data: GraphData, graph: Graph) -> None:
     ax.grid(True, axis="x", alpha=0.3)
 
 
-def draw(graph: Graph, data: GraphData, collected: Collected, folder: Path) -> Path:
+def draw(graph: Graph, data: GraphData, collected: Collected, folder: Path, marks: GateMarks | None = None) -> Path:
     """Draw one graph into folder/<key>.png; ArtifactUnavailable when there is nothing to draw."""
     if data.error:
         raise ArtifactUnavailable(f"its query failed: {data.error}")
@@ -194,7 +213,7 @@ def draw(graph: Graph, data: GraphData, collected: Collected, folder: Path) -> P
         fig, axes = plt.subplots(1, 3, figsize=(15, 6.5))
         for ax, component in zip(axes, components, strict=True):
             legends = [f"{component} p{q}" for q in (50, 95, 99)]
-            _timeseries(ax, data, collected, graph, legends)
+            _timeseries(ax, data, collected, graph, legends, marks)
             ax.set_title(component, fontsize=10)
     elif graph.kind == "distribution":
         fig = plt.figure(figsize=(12, 5))
@@ -204,23 +223,22 @@ def draw(graph: Graph, data: GraphData, collected: Collected, folder: Path) -> P
         _status(ax, data, graph)
     else:
         fig, ax = plt.subplots(figsize=(11, 6.5))
-        _timeseries(ax, data, collected, graph)
-    fig.suptitle(f"{graph.title}\n{_subtitle(collected)}", fontsize=11)
+        _timeseries(ax, data, collected, graph, marks=marks)
+    judged = (f"\ndotted: the limit {marks.criterion} judged against"
+              + ("; thick red: violated" if marks.violated else "")) if marks is not None and marks.thresholds else ""
+    fig.suptitle(f"{graph.title}\n{_subtitle(collected)}{judged}", fontsize=11)
     return _finish(fig, path)
 
 
-def draw_all(collected: Collected, folder: Path, limits: dict[str, float] | None = None) -> dict[str, Path | str]:
-    """Every graph of the catalogue: its PNG path, or the reason it could not be drawn."""
+def draw_all(collected: Collected, folder: Path, marks: dict[str, GateMarks] | None = None) -> dict[str, Path | str]:
+    """Every graph of the catalogue: its PNG path, or the reason it could not be drawn. `marks` (by graph
+    key) are the gate's thresholds and violated series, drawn on the graphs of the criteria it judged."""
     pyplot()
     folder.mkdir(parents=True, exist_ok=True)
     out: dict[str, Path | str] = {}
     for key, data in collected.graphs.items():
-        graph = data.graph
-        if limits and graph.limits:
-            graph = Graph(graph.key, graph.title, graph.ylabel, graph.curves, graph.kind, graph.scale, dict(limits),
-                          graph.percent_axis)
         try:
-            out[key] = draw(graph, data, collected, folder)
+            out[key] = draw(data.graph, data, collected, folder, (marks or {}).get(key))
         except ArtifactUnavailable as exc:
             out[key] = str(exc)
     return out
