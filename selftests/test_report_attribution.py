@@ -37,11 +37,11 @@ ROUTER_SLOWER = dataclasses.replace(HEALTHY, p99_increase={"gateway_http_request
 SEVERAL = dataclasses.replace(ROUTER_SLOWER, error_factor={"worker": 2.0}, restarts={"gateway": 600.0})
 
 
-def _judged(spec: Any, workdir: Path) -> dict[str, Any]:
+def _judged(spec: Any, workdir: Path, screenshots: bool = False) -> dict[str, Any]:
     with ServedWorld(workdir / "world", spec) as world:
         root = workdir / "out"
         gate = world.run_gate(root)
-        outcome = build_report(ReportOptions(output_root=root, env_file=world.env_file, screenshots=False,
+        outcome = build_report(ReportOptions(output_root=root, env_file=world.env_file, screenshots=screenshots,
                                              install_tools=False, logs=write_logs(root)))
     return {"gate": gate, "records": criterion_records(gate.results), "outcome": outcome, "root": root,
             "text": (root / layout.REPORT).read_text(encoding="utf-8")}
@@ -49,7 +49,7 @@ def _judged(spec: Any, workdir: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def router_slower(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return _judged(ROUTER_SLOWER, tmp_path_factory.mktemp("router-slower"))
+    return _judged(ROUTER_SLOWER, tmp_path_factory.mktemp("router-slower"), screenshots=find_chromium() is not None)
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +180,11 @@ def test_graphs_draw_the_gates_thresholds_and_mark_the_violated_series(
     assert "router p99 (candidate) — violated" in legends
     assert sum(" limit (" in text for text in legends) == len(latency.thresholds)
     assert not any("violated" in text for text in legends if not text.startswith("router p99"))
+
+
+def test_the_query_that_failed_a_criterion_is_shown_as_prometheus_graphs_it(router_slower: dict[str, Any]) -> None:
+    assert find_chromium() is not None, "Chromium is needed for the screenshots (scripts/test installs it)"
+    shot = router_slower["root"] / layout.SCREENSHOTS / "query_failing_performance_latency_increase.png"
+
+    assert shot.is_file(), router_slower["outcome"].missing
+    assert "Prometheus graph of the query that failed performance.latency_increase" in router_slower["text"]

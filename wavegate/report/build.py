@@ -129,6 +129,21 @@ def _queue_limits(built: Built) -> dict[str, float]:
             if "resource_pool" in m.key and m.threshold is not None}
 
 
+def failing_queries(built: Built) -> list[tuple[str, str]]:
+    """The query that decided each failed criterion, as the gate ran it (scoped and expanded), for a screenshot
+    of Prometheus' own graph of the failing metric."""
+    found = []
+    for record in built.records:
+        queries = [str(q.get("query")) for q in record.queries if q.get("query")]
+        if record.verdict != "failed" or not queries:
+            continue
+        # the query about the culprit (its histogram, job, component ...), else the first the gate ran
+        culprit = record.culprits[0].key.values() if record.culprits else ()
+        about = [q for q in queries if any(value and value in q for value in culprit)]
+        found.append((f"failing_{record.id.replace('.', '_')}", (about or queries)[0]))
+    return found
+
+
 def gate_marks(built: Built) -> dict[str, GateMarks]:
     """The gate's thresholds and violated sub-series for the graphs of the criteria it judged, by graph key,
     in each graph's own units: queue depth per pool, uptime per job (%), latency quantiles per component
@@ -322,6 +337,7 @@ def build_report(options: ReportOptions) -> ReportOutcome:
             step = graph_step(inputs.candidate, scrape)
             queries = [(name, scope.apply(resolve(q, inputs.candidate, rate_range(step, scrape), scrape)))
                        for name, q in SCREENSHOT_QUERIES]
+            queries += failing_queries(built)
             for name, result in take_screenshots(client, inputs.candidate, queries,
                                                  staging / layout.SCREENSHOTS).items():
                 built.put(f"screenshot:{name}", result, staging)

@@ -523,6 +523,10 @@ def _observability(doc: Doc, built: Built) -> None:
     for name, title in (("router", "Router"), ("gateway", "Gateway"), ("worker", "Worker"),
                         ("worker_queue", "Worker queue depth")):
         _screenshot(doc, built, f"query_{name}", f"Prometheus query page — {title}")
+    for record in built.records:
+        name = f"query_failing_{record.id.replace('.', '_')}"
+        if f"screenshot:{name}" in built.artifacts:
+            _screenshot(doc, built, name, f"Prometheus graph of the query that failed {record.id}")
     doc.add("### CP1 Profile Execution", "")
     info = built.log_info.get("run_cp1_profile", {})
     last = info["last"][-1] if info.get("last") else ""
@@ -539,8 +543,8 @@ def _observability(doc: Doc, built: Built) -> None:
                                                                    ("worker_step_executions_total", "series_worker")))],
     ])
     doc.add("**Metrics validation results** (required metrics present/absent)", "")
-    record = built.record("coverage.required_metrics")
-    observed = record.observed if record else None
+    required = built.record("coverage.required_metrics")
+    observed = required.observed if required else None
     if isinstance(observed, dict):
         doc.table(["Required metric", "Result"], [[k, v] for k, v in observed.items()])
     else:
