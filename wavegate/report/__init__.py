@@ -5,7 +5,7 @@ Library code only (no pytest). matplotlib, Chromium and Allure 3 (npm) are looke
 
 from __future__ import annotations
 
-from wavegate.report.build import ReportOptions, ReportOutcome, build_report
+from wavegate.report.build import build_report
 from wavegate.report.errors import (
     EXIT_BAD_INPUT,
     EXIT_PROMETHEUS_UNREACHABLE,
@@ -13,6 +13,7 @@ from wavegate.report.errors import (
     EXIT_WRITTEN,
     ReportError,
 )
+from wavegate.report.model import ReportOptions, ReportOutcome
 
 __all__ = [
     "EXIT_BAD_INPUT",

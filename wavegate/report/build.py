@@ -10,8 +10,6 @@ import csv
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -26,69 +24,15 @@ from wavegate.report import layout
 from wavegate.report.bundle import bundle_gate_html, render_allure
 from wavegate.report.catalogue import GRAPHS, IMPROVEMENT_GRAPHS, LATENCY_HISTOGRAMS, ROWS, SCREENSHOT_QUERIES
 from wavegate.report.checklist import checklist_items
-from wavegate.report.collect import Collected, collect, graph_step, rate_range, resolve, write_csvs
+from wavegate.report.collect import collect, graph_step, rate_range, resolve, write_csvs
 from wavegate.report.errors import ArtifactUnavailable, ReportInputError
 from wavegate.report.graphs import GateMarks, draw_all, pyplot
 from wavegate.report.inputs import DEFAULT_RESULTS, Inputs, load_inputs
+from wavegate.report.markdown import write_main, write_supporting
+from wavegate.report.model import Built, ReportOptions, ReportOutcome
 from wavegate.report.screenshots import take_screenshots
-from wavegate.report.status import Status, Ticked, compute_status, tick
-from wavegate.results import CriterionRecord
+from wavegate.report.status import compute_status, tick
 from wavegate.settings import redact_url
-
-
-@dataclass(frozen=True)
-class ReportOptions:
-    """What scripts/build_report was asked for; relative paths are taken from the current directory."""
-
-    output_root: Path = Path(".")
-    results: Path | None = None  # default: <output root>/reports/cp2-wave1-deployment/validation/gate-results.json
-    env_name: str | None = None
-    env_file: Path | None = None
-    screenshots: bool = True
-    install_tools: bool = True  # kept for callers; a build never installs (see `--install-tools`)
-    logs: dict[str, Path] = field(default_factory=dict)  # run_cp1_profile / validate_metrics → log file
-    progress: Callable[[str], None] | None = None  # told each step as it starts (the command prints it)
-
-
-@dataclass
-class Built:
-    """Everything the Markdown is written from; artifact paths are relative to the output root."""
-
-    inputs: Inputs
-    collected: Collected
-    generated_at: datetime
-    artifacts: dict[str, PurePosixPath] = field(default_factory=dict)
-    missing: dict[str, str] = field(default_factory=dict)
-    targets: list[dict[str, Any]] = field(default_factory=list)
-    targets_error: str = ""
-    endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
-    log_info: dict[str, dict[str, Any]] = field(default_factory=dict)
-    unjudged: list[str] = field(default_factory=list)
-    checklist: list[Ticked] = field(default_factory=list)
-    status: Status = field(default_factory=lambda: Status("FAILED", ("not computed",)))
-    queue_limits: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def records(self) -> list[CriterionRecord]:
-        return self.inputs.records
-
-    def record(self, criterion_id: str) -> CriterionRecord | None:
-        return next((r for r in self.records if r.id == criterion_id), None)
-
-    def put(self, name: str, result: Path | str, root: Path) -> None:
-        """Keep an artifact (a file under `root`) or the reason it is missing."""
-        if isinstance(result, Path):
-            self.artifacts[name] = PurePosixPath(result.relative_to(root).as_posix())
-        else:
-            self.missing[name] = result
-
-
-@dataclass(frozen=True)
-class ReportOutcome:
-    status: Status
-    report: Path
-    checklist: list[Ticked]
-    missing: dict[str, str]
 
 
 def _secrets(inputs: Inputs) -> list[str]:
@@ -297,7 +241,6 @@ def _install(staging: Path, root: Path) -> None:
 
 def build_report(options: ReportOptions) -> ReportOutcome:
     """Build and install the report under options.output_root; raises ReportError (with its exit code)."""
-    from wavegate.report.markdown import write_documents  # the writer imports the layout of everything above
 
     root = options.output_root
     results = options.results or root / DEFAULT_RESULTS
@@ -350,7 +293,9 @@ def build_report(options: ReportOptions) -> ReportOutcome:
         say("bundling the gate's HTML report and rendering the Allure report")
         _bundle(built, options, staging)
         say("writing the report, its appendices and the single-file HTML")
-        write_documents(built, staging, tick_now=lambda: _tick(built, staging))
+        write_supporting(built, staging)
+        _tick(built, staging)
+        write_main(built, staging)
         _install(staging, root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -9,7 +9,7 @@ from wavegate.report.catalogue import IMPROVEMENT_GRAPHS, SCREENSHOT_QUERIES
 from wavegate.report.status import Item
 
 if TYPE_CHECKING:
-    from wavegate.report.build import Built
+    from wavegate.report.model import Built
 
 
 def _m(*keys: str) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from wavegate.report.build import ReportOptions, build_report
+from wavegate.report.build import build_report
 from wavegate.report.bundle import install_allure
 from wavegate.report.errors import (
     EXIT_BAD_INPUT,
@@ -18,6 +18,7 @@ from wavegate.report.errors import (
     ReportError,
 )
 from wavegate.report.inputs import DEFAULT_RESULTS
+from wavegate.report.model import ReportOptions
 
 EPILOG = f"""exit codes:
   {EXIT_WRITTEN}  the report was written (its status — SUCCESSFUL, PARTIAL or FAILED — is printed)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 
-from wavegate.report.catalogue import Row
-
 NO_DATA = "no data"
 
 
@@ -41,9 +39,6 @@ def change(baseline: float | None, candidate: float | None, better: str = "") ->
         text += " (better)" if improved else " (worse)"
     return text
 
-
-def row_value(row: Row, number: float | None) -> str:
-    return value(number, row.unit)
 
 
 def cell(text: object) -> str:

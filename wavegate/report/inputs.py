@@ -50,9 +50,6 @@ class Inputs:
     def prometheus_display_url(self) -> str:
         return redact_url(self.prometheus.url)
 
-    def windows(self) -> tuple[Window, Window]:
-        return self.baseline, self.candidate
-
 
 def load_gate_results(path: Path) -> dict[str, Any]:
     """gate-results.json, or ReportInputError saying how to produce it."""
