@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -17,6 +18,9 @@ from typing import Any
 
 from harness import REPO, MetricsEndpoint, PrometheusServer, environment_document, free_port, write_environment
 from worlds import COMPONENTS, HEALTHY, World, WorldSpec, build_world
+
+from wavegate.report import ReportOptions, build_report, layout
+from wavegate.results import criterion_records
 
 VALIDATION = Path("reports/cp2-wave1-deployment/validation")
 
@@ -118,3 +122,40 @@ def stricter_criteria(folder: Path, criterion_id: str, key: str, value: float) -
     path = folder / "wave1.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     return path
+
+
+def judged(spec: WorldSpec, workdir: Path, *, screenshots: bool = False,
+           prepare: Callable[[ServedWorld], None] | None = None) -> dict[str, Any]:
+    """The crafted world judged by the real gate, then reported on: the gate's run, its records, the report's
+    outcome and text. `prepare` changes the served world (its live /metrics) before the gate runs."""
+    with ServedWorld(workdir / "world", spec) as world:
+        if prepare is not None:
+            prepare(world)
+        root = workdir / "out"
+        gate = world.run_gate(root)
+        outcome = build_report(ReportOptions(output_root=root, env_file=world.env_file, screenshots=screenshots,
+                                             install_tools=False, logs=write_logs(root)))
+    return {"gate": gate, "records": criterion_records(gate.results), "outcome": outcome, "root": root,
+            "text": (root / layout.REPORT).read_text(encoding="utf-8")}
+
+
+def table_rows(text: str, header_start: str) -> list[list[str]]:
+    """The body rows of every Markdown table whose header row starts with `header_start`."""
+    rows, inside = [], False
+    for line in text.splitlines():
+        if line.startswith(f"| {header_start} |"):
+            inside = True
+        elif inside and line.startswith("|") and not line.startswith("|--") and not line.startswith("| --"):
+            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+        elif not line.startswith("|"):
+            inside = False
+    return [row for row in rows if not set("".join(row)) <= set("-: ")]
+
+
+def summary_rows(text: str) -> dict[str, tuple[str, str]]:
+    """The Success Metrics Summary: criterion id -> (its sub-series cell, its verdict cell)."""
+    return {row[0]: (row[1], row[5]) for row in table_rows(text, "Criterion | Sub-series")}
+
+
+def failed_in_summary(text: str) -> dict[str, str]:
+    return {cid: sub for cid, (sub, verdict) in summary_rows(text).items() if "❌ failed" in verdict}

@@ -14,18 +14,18 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from report_support import ServedWorld, write_logs
+from report_support import failed_in_summary, judged, table_rows
 from worlds import HEALTHY
 
 from wavegate.prometheus import RangeSeries
-from wavegate.report import ReportOptions, build_report, graphs, layout
+from wavegate.report import graphs, layout
 from wavegate.report.build import gate_marks
 from wavegate.report.bundle import external_references
 from wavegate.report.catalogue import GRAPHS
 from wavegate.report.collect import Collected, GraphData
 from wavegate.report.screenshots import find_chromium
 from wavegate.report.status import FAILED
-from wavegate.results import CriterionRecord, MeasurementRecord, criterion_records
+from wavegate.results import CriterionRecord, MeasurementRecord
 from wavegate.settings import Window
 
 ROUTER_P99 = "histogram=router_decision_duration_seconds, quantile=0.99"
@@ -37,53 +37,26 @@ ROUTER_SLOWER = dataclasses.replace(HEALTHY, p99_increase={"gateway_http_request
 SEVERAL = dataclasses.replace(ROUTER_SLOWER, error_factor={"worker": 2.0}, restarts={"gateway": 600.0})
 
 
-def _judged(spec: Any, workdir: Path, screenshots: bool = False) -> dict[str, Any]:
-    with ServedWorld(workdir / "world", spec) as world:
-        root = workdir / "out"
-        gate = world.run_gate(root)
-        outcome = build_report(ReportOptions(output_root=root, env_file=world.env_file, screenshots=screenshots,
-                                             install_tools=False, logs=write_logs(root)))
-    return {"gate": gate, "records": criterion_records(gate.results), "outcome": outcome, "root": root,
-            "text": (root / layout.REPORT).read_text(encoding="utf-8")}
-
-
 @pytest.fixture(scope="module")
 def router_slower(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return _judged(ROUTER_SLOWER, tmp_path_factory.mktemp("router-slower"), screenshots=find_chromium() is not None)
+    return judged(ROUTER_SLOWER, tmp_path_factory.mktemp("router-slower"), screenshots=find_chromium() is not None)
 
 
 @pytest.fixture(scope="module")
 def several(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return _judged(SEVERAL, tmp_path_factory.mktemp("several"))
-
-
-def _rows(text: str, header_start: str) -> list[list[str]]:
-    """The body rows of every Markdown table whose header row starts with `header_start`."""
-    rows, inside = [], False
-    for line in text.splitlines():
-        if line.startswith(f"| {header_start} |"):
-            inside = True
-        elif inside and line.startswith("|") and not line.startswith("|--") and not line.startswith("| --"):
-            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
-        elif not line.startswith("|"):
-            inside = False
-    return [row for row in rows if not set("".join(row)) <= set("-: ")]
-
-
-def _failed_in_summary(text: str) -> dict[str, str]:
-    return {row[0]: row[1] for row in _rows(text, "Criterion | Sub-series") if "❌ failed" in row[5]}
+    return judged(SEVERAL, tmp_path_factory.mktemp("several"))
 
 
 def test_the_summary_names_the_router_p99_and_marks_no_other_row_failed(router_slower: dict[str, Any]) -> None:
     failed = [r.id for r in router_slower["records"] if r.verdict != "passed"]
     assert failed == ["performance.latency_increase"], router_slower["gate"].output[-3000:]
 
-    assert _failed_in_summary(router_slower["text"]) == {"performance.latency_increase": ROUTER_P99}
+    assert failed_in_summary(router_slower["text"]) == {"performance.latency_increase": ROUTER_P99}
     assert router_slower["outcome"].status.value == FAILED
 
 
 def test_the_latency_table_marks_exactly_the_router_p99_row_violated(router_slower: dict[str, Any]) -> None:
-    rows = {row[0]: row[4] for row in _rows(router_slower["text"], "Metric | CP1 baseline") if row[4]}
+    rows = {row[0]: row[4] for row in table_rows(router_slower["text"], "Metric | CP1 baseline") if row[4]}
     latency = {name: mark for name, mark in rows.items() if name.split()[0] in ("gateway", "router", "worker")}
 
     assert latency["router p99"] == "❌ violated"
@@ -97,7 +70,7 @@ def test_with_several_regressions_the_report_fails_exactly_the_gates_criteria_wi
     failed = {cid for cid, r in records.items() if r.verdict == "failed"}
     assert {"performance.latency_increase", "errors.rate_not_higher", "availability.no_crashes"} <= failed
 
-    summary = _failed_in_summary(several["text"])
+    summary = failed_in_summary(several["text"])
     assert set(summary) == failed
     for criterion_id in failed:
         culprit = records[criterion_id].culprits[0]
@@ -108,7 +81,7 @@ def test_with_several_regressions_the_report_fails_exactly_the_gates_criteria_wi
 
 
 def test_the_criteria_table_shows_the_culprit_uncut(several: dict[str, Any]) -> None:
-    rows = {row[0].split(" (")[0]: row[2] for row in _rows(several["text"], "Criterion | Verdict")}
+    rows = {row[0].split(" (")[0]: row[2] for row in table_rows(several["text"], "Criterion | Verdict")}
 
     assert rows["performance.latency_increase"].startswith(ROUTER_P99)
 

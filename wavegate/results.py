@@ -174,9 +174,13 @@ class CriterionRecord:
         return sorted((m for m in self.measurements if m.passed is False), key=lambda m: -m.margin)
 
     def worst_measurement(self) -> MeasurementRecord | None:
-        """The culprit when the criterion failed; else the passing sub-series nearest its threshold."""
+        """The culprit when the criterion failed; else the passing sub-series nearest its threshold. None when
+        none of its sub-series explains the verdict (a failure or error the gate did not measure per sub-series):
+        a passing sub-series must never stand for a criterion that did not pass."""
         if self.culprits:
             return self.culprits[0]
+        if self.verdict != "passed":
+            return None
         judged = [m for m in self.measurements if m.threshold is not None]
         return min(judged, key=lambda m: m.margin) if judged else None
 

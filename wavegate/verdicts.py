@@ -121,6 +121,8 @@ def render(value: Any, unit: str = "") -> str:
             return f"{number:.0f} bytes ({number / 2**20:.1f} MiB)"
         if unit == "seconds":
             return f"{number:.6g} s"
+        if number.is_integer() and 1e6 <= abs(number) < 1e15:  # counts: 1000000, not 1e+06
+            return f"{number:.0f} {unit}".rstrip()
         if unit:
             return f"{number:.6g} {unit}"
         return f"{number:.6g}"

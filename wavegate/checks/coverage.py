@@ -59,6 +59,9 @@ def required_metrics(criterion: c.RequiredMetrics, ctx: GateContext) -> Observat
         stored = _finite(in_prometheus) and (in_prometheus or 0) > 0
         present[name] = f"{'exported' if exported else 'NOT exported'}, " \
                         f"{'in Prometheus' if stored else 'NOT in Prometheus'}"
+        missing = [where for where, found in (("not exported", exported), ("not in Prometheus", stored)) if not found]
+        obs.measure({"component": component, "metric": name}, float(len(missing)), unit="places missing",
+                    threshold=0.0, passed=not missing, cause="; ".join(missing) or None)
         if not exported:
             failures.append(f"{component} ({scrape.url}) does not export {name}")
         if not stored:
@@ -73,16 +76,20 @@ def required_labels(criterion: c.RequiredLabels, ctx: GateContext) -> Observatio
     failures, observed = [], {}
     for component, name, spec, scrape in _required_in_scrapes(ctx):
         family = scrape.exposition.find(name)
-        if family is None:
-            failures.append(f"{component} does not export {name}, so its labels cannot be checked")
-            continue
-        if not family.sample_count:
-            failures.append(f"{component} exports {name} without any series; its labels cannot be checked")
+        key = {"component": component, "metric": name}
+        if family is None or not family.sample_count:
+            cause = "not exported" if family is None else "exported without any series"
+            obs.measure(key, None, unit="required labels missing", threshold=0.0, passed=False, cause=cause)
+            failures.append(f"{component} {'does not export' if family is None else 'exports'} {name}"
+                            f"{'' if family is None else ' without any series'}, so its labels cannot be checked")
             continue
         observed[name] = sorted(family.label_names())
         lacking = family.first_without(tuple(spec.labels))
-        if lacking is not None:
-            failures.append(f"{scrape.url} line {lacking[0]}: {name} lacks {', '.join(lacking[1])}")
+        line, absent = lacking if lacking is not None else (0, ())
+        obs.measure(key, float(len(absent)), unit="required labels missing", threshold=0.0, passed=not absent,
+                    cause=f"line {line} lacks {', '.join(absent)}" if absent else None)
+        if absent:
+            failures.append(f"{scrape.url} line {line}: {name} lacks {', '.join(absent)}")
         extra = family.label_names() - set(spec.labels) - set(spec.optional_labels)
         if extra:
             obs.notes.append(f"{name} also carries {', '.join(sorted(extra))} (not in the contract)")

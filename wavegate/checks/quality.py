@@ -26,23 +26,38 @@ def label_cardinality(criterion: c.LabelCardinality, ctx: GateContext) -> Observ
             # Nothing to count is not "within limits": the component's cardinality cannot be judged.
             obs.no_data = True
             failures.append(f"no data: {scrape.not_an_exposition or f'{scrape.url} exposes no metric families'}")
+            obs.measure({"component": component}, None, threshold=float(criterion.max_series), passed=False,
+                        cause="no data: no metric families to count")
             continue
+        biggest: tuple[str, int] | None = None
         for family in scrape.exposition.families.values():
             count = family.series_count()
             largest[f"{component}/{family.name}"] = count
             where = f"{scrape.url} {family.name}"
+            problems = []
             if count > criterion.max_series:
+                problems.append(f"{count} series, above {criterion.max_series}")
                 failures.append(f"{where}: {count} series, above {criterion.max_series}")
             elif count > criterion.warn_series:
                 series_warnings.append(f"{where}: {count} series (warning above {criterion.warn_series})")
             labels = family.label_names()
             for label in criterion.forbidden_labels:
                 if label in labels:
+                    problems.append(f"carries {label}")
                     failures.append(f"{where} carries {label}, which no metric may carry")
             if not _detailed(ctx, family.name):
                 high = sorted(set(criterion.high_cardinality_labels) & labels)
                 if high:
+                    problems.append(f"aggregate metric carrying {', '.join(high)}")
                     failures.append(f"{where} is an aggregate metric but carries {', '.join(high)}")
+            if problems:  # every violating family is a sub-series; of the others, only the largest
+                obs.measure({"component": component, "metric": family.name}, float(count),
+                            threshold=float(criterion.max_series), passed=False, cause="; ".join(problems))
+            elif biggest is None or count > biggest[1]:
+                biggest = (family.name, count)
+        if biggest is not None:
+            obs.measure({"component": component, "metric": biggest[0]}, float(biggest[1]),
+                        threshold=float(criterion.max_series), passed=True)
     probe, window = ctx.probe(), ctx.environment.candidate
     stored = {}
     for _, name, spec in ctx.contract.required():
@@ -53,8 +68,12 @@ def label_cardinality(criterion: c.LabelCardinality, ctx: GateContext) -> Observ
             obs.no_data = True
             failures.append(f"no data: Prometheus answered {value} for the series of {series_name} in the "
                             "candidate window, so its stored cardinality cannot be judged")
+            obs.measure({"metric": series_name, "source": "Prometheus"}, None,
+                        threshold=float(criterion.max_series), passed=False, cause="no data")
             continue
         stored[series_name] = int(value)
+        obs.measure({"metric": series_name, "source": "Prometheus"}, float(value),
+                    threshold=float(criterion.max_series), passed=stored[series_name] <= criterion.max_series)
         if stored[series_name] > criterion.max_series:
             failures.append(f"Prometheus holds {stored[series_name]} series of {series_name}, above "
                             f"{criterion.max_series}")
@@ -89,18 +108,25 @@ def metric_types(criterion: c.MetricTypes, ctx: GateContext) -> Observation:
     failures, observed = [], {}
     for component, name, spec, scrape in _required_in_scrapes(ctx):
         family = scrape.exposition.find(name)
+        key = {"component": component, "metric": name}
         if family is None:
+            obs.measure(key, None, unit="contract mismatches", threshold=0.0, passed=False, cause="not exported")
             failures.append(f"{component} does not export {name} (expected {spec.type})")
             continue
         observed[name] = family.type
+        mismatches = []
         if family.type != spec.type:
+            mismatches.append(f"TYPE {family.type}, the contract says {spec.type}")
             failures.append(f"{scrape.url} line {family.type_line}: {name} has TYPE {family.type}, "
                             f"the contract says {spec.type}")
         if spec.buckets is not None and family.type == "histogram":
             actual = tuple(family.bucket_bounds())
             if [round(b, 9) for b in actual] != [round(b, 9) for b in spec.buckets]:
+                mismatches.append("buckets differ from the contract's")
                 failures.append(f"{name} buckets are {', '.join(f'{b:g}' for b in actual)}; the contract says "
                                 f"{', '.join(f'{b:g}' for b in spec.buckets)}")
+        obs.measure(key, float(len(mismatches)), unit="contract mismatches", threshold=0.0, passed=not mismatches,
+                    cause="; ".join(mismatches) or None)
     obs.observed, obs.threshold = observed, "TYPE and buckets as in the contract"
     return conclude(obs, failures, "every required metric has the contract's type")
 

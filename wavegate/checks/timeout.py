@@ -105,6 +105,9 @@ def series_tracked(criterion: c.SeriesTracked, ctx: GateContext) -> Observation:
         if empty:
             failures.append(f"Prometheus series of {criterion.metric} without {', '.join(empty)}: {series.describe()}")
             break
+    obs.measure({"component": criterion.component, "metric": criterion.metric}, float(len(counted)),
+                unit="label combinations in Prometheus", threshold=1.0, passed=not failures,
+                cause="; ".join(failures) or None)
     return conclude(obs, failures, f"{criterion.metric} is exported and tracked", probe)
 
 

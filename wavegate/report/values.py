@@ -3,6 +3,7 @@ comparison rows with the gate's marks, the flags, the achievements, and the CSVs
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -94,9 +95,14 @@ def sub_series(record: CriterionRecord) -> tuple[str, MeasurementRecord | None]:
     else the one nearest its threshold; or what the gate said when it measured none."""
     worst = record.worst_measurement()
     if worst is None:
-        return (record.worst or record.summary or record.verdict), None
+        return (record.worst or record.summary or _first_line(record.message) or record.verdict), None
     more = len(record.culprits) - 1
     return worst.label + (f" (+{more} more failing)" if more > 0 else ""), worst
+
+def _first_line(message: str) -> str:
+    """A record's message without the criterion prefix, first line, shortened for a table cell."""
+    first = message.splitlines()[0] if message else ""
+    return shorten(re.sub(r"^\[[^\]]*\]\s*(could not be evaluated:\s*)?", "", first), 140)
 
 def summary_rows(built: Built) -> list[list[str]]:
     """One row per criterion the gate judged, read from its record: the sub-series that decided it (the
