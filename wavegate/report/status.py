@@ -87,6 +87,12 @@ class Status:
     failing: tuple[str, ...] = ()
 
 
+def _failing_reason(record: CriterionRecord) -> str:
+    """`id verdict`, with the sub-series that decided it when the gate named one (the culprit first)."""
+    worst = record.worst_measurement()
+    return f"{record.id} {record.verdict}" + (f": {worst.label}" if worst is not None else "")
+
+
 def compute_status(records: Sequence[CriterionRecord], checklist: Sequence[Ticked],
                    unjudged: Sequence[str] = ()) -> Status:
     """FAILED when a criterion failed or errored (or none was judged); PARTIAL when all passed but a required
@@ -96,8 +102,7 @@ def compute_status(records: Sequence[CriterionRecord], checklist: Sequence[Ticke
     if not records:
         return Status(FAILED, ("the gate judged no criterion",))
     if failing:
-        verdicts = {r.id: r.verdict for r in records}
-        return Status(FAILED, tuple(f"{cid} {verdicts[cid]}" for cid in failing), failing)
+        return Status(FAILED, tuple(_failing_reason(r) for r in records if r.verdict != "passed"), failing)
     reasons = [f"criterion not judged by this gate run: {cid}" for cid in unjudged]
     reasons += [f"missing: {t.item.text} ({t.reason})" for t in checklist if not t.ticked and t.item.required]
     if reasons:
