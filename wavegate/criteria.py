@@ -312,13 +312,18 @@ class Criteria:
         raise KeyError(criterion_id)
 
 
+BUNDLED = Path(__file__).resolve().parent / "bundled" / "wave1.yaml"  # in the wheel: criteria/ as package data
+
+
 def default_criteria_path(rootdir: Path) -> Path:
-    """criteria/wave1.yaml under the rootdir, else the one beside the wavegate package's source checkout."""
+    """criteria/wave1.yaml under the rootdir when there is one (a repository laid out like wavegate's); else the
+    CP2 Wave 1 criteria shipped with wavegate (package data in a wheel, criteria/ in a source checkout)."""
     beside_package = Path(__file__).resolve().parent.parent / "criteria" / "wave1.yaml"
-    for candidate in (rootdir / "criteria" / "wave1.yaml", beside_package):
+    for candidate in (rootdir / "criteria" / "wave1.yaml", BUNDLED, beside_package):
         if candidate.is_file():
             return candidate
-    raise CriteriaError(f"no criteria/wave1.yaml under {rootdir}; pass --criteria PATH")
+    raise CriteriaError(f"no criteria/wave1.yaml under {rootdir} and none shipped with wavegate (a broken "
+                        "installation?); pass --criteria=PATH")
 
 
 def load_criteria(path: Path) -> Criteria:
