@@ -81,6 +81,10 @@ class _Criterion(_Strict):
     id: str = Field(description="`<area>.<name>`; the gate test's node id ends with [<id>].")
     description: str = Field(description="One sentence saying what must hold.")
     severity: Severity = Field("critical", description="How bad a violation is (Allure severity).")
+    enforce: bool = Field(True, description="false: a dry run — judged and reported in every output, never "
+                          "blocks (roll a new criterion out without blocking).")
+    warn_at: float | None = Field(None, gt=0, le=1, description="Warn when a passing criterion used this share "
+                                  "of its allowed margin (0.8: +4 % of a +5 % limit); the verdict still passes.")
 
     @field_validator("id")
     @classmethod

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
+from html import escape
 from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from wavegate.durations import format_duration
 from wavegate.verdicts import Observation, render
 
 ALLURE_SEVERITY = {"blocker": "blocker", "critical": "critical", "major": "normal", "minor": "minor",
@@ -80,7 +84,8 @@ def observation_fields(observation: Observation) -> dict[str, Any]:
 
 
 def terminal_text(criterion: Any, observation: Observation) -> str:
-    return observation.message(criterion)
+    """Every query of a criterion, for `-v`."""
+    return "\n".join(f"query @ {q['time']}: {q['query']}" for q in observation.queries)
 
 
 def junit_properties(criterion: Any, observation: Observation) -> list[tuple[str, str]]:
@@ -120,11 +125,47 @@ def allure_attach(criterion: Any, observation: Observation) -> None:
                   attachment_type=allure.attachment_type.JSON)
 
 
-def html_extras(record: dict[str, Any]) -> list[Any]:
+def graph_link(base: str, promql: str, end: datetime, seconds: float) -> str:
+    """Prometheus' graph page for `promql` over the `seconds` before `end` (graph and table at `end`)."""
+    at = end.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    params = {"g0.expr": promql, "g0.tab": "0", "g0.stacked": "0", "g0.range_input": format_duration(seconds),
+              "g0.end_input": at, "g0.moment_input": at}
+    return f"{base.rstrip('/')}/graph?{urlencode(params)}"
+
+
+def public_base(url: str) -> str:
+    """A Prometheus URL fit for a link in a report: scheme, host and path, no credentials, no query."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def html_extras(record: dict[str, Any], prometheus_url: str | None = None) -> list[Any]:
+    """The evidence as JSON, and each query as a link to Prometheus' graph page at its time over its window."""
     try:
         from pytest_html import extras
     except ImportError:  # pragma: no cover
         return []
     shown = {k: record[k] for k in ("id", "verdict", "observed", "threshold", "baseline", "candidate", "window",
                                     "samples", "worst", "details", "notes", "warnings", "queries") if k in record}
-    return [extras.json(shown, name=f"evidence {record['id']}")]
+    found: list[Any] = [extras.json(shown, name=f"evidence {record['id']}")]
+    window = record.get("window") if isinstance(record.get("window"), dict) else None
+    if prometheus_url is None or window is None:
+        return found
+    base = public_base(prometheus_url)
+    links = []
+    for query in record.get("queries") or []:
+        try:
+            at = datetime.fromisoformat(str(query["time"]).replace("Z", "+00:00"))
+        except (KeyError, ValueError):
+            continue
+        href = graph_link(base, str(query["query"]), at, float(window["seconds"]))
+        links.append(f'<li><a href="{escape(href)}" target="_blank">{escape(str(query["query"]))}</a> '
+                     f'@ {escape(str(query["time"]))}</li>')
+    if links:
+        found.append(extras.html(f"<div><strong>Queries</strong> (each opens Prometheus' graph page at its time, "
+                                 f"over the window):<ul>{''.join(links)}</ul></div>"))
+    return found

@@ -8,6 +8,7 @@ becomes one test, id = criterion id.
 
 from __future__ import annotations
 
+import json
 import shlex
 import signal
 import threading
@@ -31,12 +32,14 @@ from wavegate.evidence import (
     observation_fields,
     terminal_text,
 )
+from wavegate.margins import most_used, used
 from wavegate.options import OPTIONS, Resolved
 from wavegate.outputs import OutputFolder, unfinished_record
-from wavegate.results import SCHEMA, gate_status
+from wavegate.results import SCHEMA, gate_outcome
 from wavegate.secrets import LogRedaction
 from wavegate.settings import Environment, format_time
 from wavegate.verdicts import CriterionViolated, Observation
+from wavegate.waivers import NO_WAIVERS, Waivers
 
 DEFAULT_OUTPUT = Path("reports/cp2-wave1-deployment/validation")
 
@@ -57,6 +60,8 @@ class GateState:
     previous_sigterm: Any = None
     redaction: LogRedaction | None = None
     options: Resolved | None = None
+    waivers: Waivers = NO_WAIVERS
+    report_only: bool = False
 
     def __repr__(self) -> str:  # pytest builds reprs for failure reports: keep them short
         return f"GateState(environment={self.environment.name!r}, output={str(self.output)!r})"
@@ -70,6 +75,38 @@ CRITERION = pytest.StashKey[Any]()
 def _not_judged(state: GateState) -> list[str]:
     """Criteria selected by --area (all by default) that this run did not judge (-k, --deselect, a path…)."""
     return [c.id for c in state.criteria if (not state.areas or c.area in state.areas) and c.id not in state.records]
+
+
+BANNER_COLOURS = {"PASSED": "#1e7e34", "FAILED": "#b02a37", "ERROR": "#c05600", "INCOMPLETE": "#6c757d",
+                  "REPORT-ONLY": "#5a3e9b"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    exit_code: int
+    would_exit: int
+    banner: str  # PASSED / FAILED / ERROR / INCOMPLETE / REPORT-ONLY
+    report_only: bool
+    blocked_by: list[str]
+    non_blocking: list[dict[str, Any]]
+    warnings: list[dict[str, Any]]
+    missing: list[str]
+
+
+def verdict_line(record: dict[str, Any]) -> str:
+    """One terminal line per criterion: its verdict (WAIVED / DRY-RUN when it does not block), the share of its
+    margin used, and what the gate saw."""
+    word = record["verdict"].upper()
+    if record.get("non_blocking") and record["verdict"] != "passed":
+        word = f"{record['non_blocking']}"
+    share = record.get("margin_used")
+    margin = f"{share * 100:3.0f} % of margin" if isinstance(share, float) else " " * 15
+    if record.get("warning"):
+        margin += " WARNING"
+    first = record["message"].splitlines()[0] if record["message"] else ""
+    text = record.get("summary") or first
+    return f"{word:8} {record['id']:38} {margin:23} {text}".rstrip()
 
 
 class GatePlugin:
@@ -220,8 +257,15 @@ class GatePlugin:
                 record["cause"] = getattr(error, "cause", type(error).__name__ if error else "unknown")
                 record["message"] = f"[{criterion.id}] could not be evaluated: {error}"
                 # pytest counts an exception in the test body as a failure; the gate calls it an error.
+            self._decide_blocking(criterion, record, observation)
             state.records[criterion.id] = record
             report.wavegate_verdict = record["verdict"]
+            if record["verdict"] != "passed" and not record["blocking"]:
+                # Judged and reported, but it does not block: pytest's "expected failure", shown as WAIVED or
+                # DRY-RUN (JUnit writes it as skipped with the reason); its real verdict stays in the record.
+                report.outcome = "skipped"
+                report.wasxfail = f"{record['non_blocking']}: {record['non_blocking_reason']}"
+                report.wavegate_non_blocking = record["non_blocking"]
             if excinfo is not None and isinstance(excinfo.value, GateError | CriterionViolated):
                 # The message says everything a reader needs; the gate's own traceback would only hide it.
                 report.longrepr = record["message"]
@@ -229,10 +273,37 @@ class GatePlugin:
             if "criterion" not in shown:  # an ERROR before the check ran: still say which criterion and why
                 report.user_properties = [*report.user_properties, ("criterion", criterion.id),
                                           ("summary", record["message"].splitlines()[0])]
-            if observation is not None:
-                report.sections.append(("wavegate evidence", terminal_text(criterion, observation)))
-            report.extras = [*getattr(report, "extras", []), *html_extras(record)]
+            if observation is not None and observation.queries and item.config.get_verbosity() > 0:
+                report.sections.append(("wavegate queries", terminal_text(criterion, observation)))
+            report.extras = [*getattr(report, "extras", []),
+                             *html_extras(record, state.environment.model.prometheus.url)]
         return report
+
+    def _decide_blocking(self, criterion: Any, record: dict[str, Any], observation: Observation | None) -> None:
+        """Margin used (and the warning band), and whether the verdict blocks: a dry run (enforce: false) never
+        does; a failure covered by an active waiver does not; an error always does unless in a dry run."""
+        measurements = observation.measurements if observation is not None else []
+        for measurement, written in zip(measurements, record.get("measurements") or [], strict=False):
+            written["margin_used"] = used(criterion.kind, measurement)
+        share = most_used(criterion.kind, measurements)
+        record["margin_used"] = share
+        record["warn_at"] = criterion.warn_at
+        record["warning"] = bool(record["verdict"] == "passed" and share is not None
+                                 and criterion.warn_at is not None and share >= criterion.warn_at)
+        record["blocking"], record["non_blocking"], record["non_blocking_reason"] = True, None, None
+        if not criterion.enforce:
+            record["blocking"], record["non_blocking"] = False, "DRY-RUN"
+            record["non_blocking_reason"] = "dry run (enforce: false): judged and reported, never blocks"
+            return
+        waivers = self.state.waivers
+        failing = [m.key for m in measurements if m.passed is False]
+        waiver = waivers.covering(criterion.id, record["verdict"], failing)
+        if waiver is not None:
+            record["blocking"], record["non_blocking"] = False, "WAIVED"
+            record["non_blocking_reason"] = waiver.describe()
+            record["waiver"] = waiver.as_dict()
+        elif record["verdict"] != "passed" and (expired := waivers.expired_for(criterion.id)):
+            record["expired_waivers"] = [w.as_dict() for w in expired]
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -262,29 +333,93 @@ class GatePlugin:
         state = self.state
         if not state.records:
             return
-        status, code = gate_status(list(state.records.values()))
+        outcome = self.outcome()
         env = state.environment
-        prefix.append(f"<p><strong>Gate: {escape(status.upper())} (exit {code})</strong> — environment "
-                      f"{escape(env.name)}, {escape(env.baseline.describe())}, "
-                      f"{escape(env.candidate.describe())}</p>")
+        colour = BANNER_COLOURS.get(outcome.banner, "#b02a37")
+        records = state.records
+        lines = [f"{'would have blocked (report-only)' if outcome.report_only else 'BLOCKS'}: {cid} — "
+                 f"{records[cid].get('summary') or records[cid]['message'].splitlines()[0]}"
+                 for cid in outcome.blocked_by] or ["nothing blocks the rollout"]
+        lines += [f"{r['non_blocking']}: {r['id']} ({r['verdict']}) — {r['non_blocking_reason']}"
+                  for r in outcome.non_blocking if r["verdict"] != "passed"]
+        lines += [f"WARNING: {r['id']} used {r['margin_used'] * 100:.0f} % of its margin (warning at "
+                  f"{r['warn_at'] * 100:.0f} %)" for r in outcome.warnings]
+        items = "".join(f"<li>{escape(line)}</li>" for line in lines)
+        prefix.append(
+            f'<div id="wavegate-status" style="background:{colour};color:#fff;padding:14px 20px;border-radius:6px;'
+            f'margin:8px 0 16px 0"><div style="font-size:26px;font-weight:bold">Gate: {escape(outcome.banner)} '
+            f'(exit {outcome.exit_code})</div><ul style="margin:6px 0 0 0">{items}</ul>'
+            f'<div style="margin-top:6px">environment {escape(env.name)}, {escape(env.baseline.describe())}, '
+            f"{escape(env.candidate.describe())}</div></div>"
+            # pytest-html puts the summary below its environment table: the status goes above everything.
+            '<script>document.body.prepend(document.getElementById("wavegate-status"))</script>')
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
-        cells.insert(1, "<th>Criterion</th>")
-        cells.insert(2, "<th>Verdict</th>")
+        cells[1:1] = ["<th>Criterion</th>", "<th>Severity</th>", "<th>Verdict</th>", "<th>Margin used</th>",
+                      "<th>Description</th>"]
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
         info = dict(report.user_properties)
-        cells.insert(1, f"<td>{escape(str(info.get('criterion', '')))}</td>")
-        cells.insert(2, f"<td>{escape(str(info.get('summary', '')))}</td>")
+        record = self.state.records.get(str(info.get("criterion", "")), {})
+        verdict = str(info.get("summary", ""))
+        if record.get("non_blocking") and record.get("verdict") != "passed":
+            verdict = f"{record['non_blocking']} ({record['verdict']}, does not block: " \
+                      f"{record['non_blocking_reason']}) — {verdict}"
+        share = record.get("margin_used")
+        margin = f"{share * 100:.0f} %" if isinstance(share, float) else ""
+        if record.get("warning"):
+            margin += " ⚠ warning"
+        cells[1:1] = [f"<td>{escape(str(info.get('criterion', '')))}</td>",
+                      f"<td>{escape(str(record.get('severity', '')))}</td>", f"<td>{escape(verdict)}</td>",
+                      f"<td>{escape(margin)}</td>", f"<td>{escape(str(record.get('description', '')))}</td>"]
 
     def pytest_report_teststatus(self, report: pytest.TestReport,
                                  config: pytest.Config) -> tuple[str, str, str] | None:
+        non_blocking = getattr(report, "wavegate_non_blocking", None)
+        if non_blocking is not None and report.skipped:
+            return non_blocking.lower(), non_blocking[0].lower(), non_blocking
         # A check that could not evaluate in the test body is an ERROR, as it is in setup: not a failed criterion.
         if report.when == "call" and getattr(report, "wavegate_verdict", None) == "error":
             return "error", "E", "ERROR"
         return None
+
+    def outcome(self) -> Outcome:
+        """The run's status and exit code from its blocking criteria, and what did not block and why."""
+        state = self.state
+        records = list(state.records.values())
+        missing = _not_judged(state)
+        status, would = gate_outcome(records, missing)
+        code = 0 if state.report_only and would in (1, 6) else would
+        banner = "REPORT-ONLY" if state.report_only and would in (1, 6) else status.upper()
+        return Outcome(
+            status=status, exit_code=code, would_exit=would, banner=banner, report_only=state.report_only,
+            blocked_by=[r["id"] for r in records if r["verdict"] != "passed" and r.get("blocking", True)],
+            non_blocking=[r for r in records if r.get("blocking") is False],
+            warnings=[r for r in records if r.get("warning")], missing=missing)
+
+    def _allure_metadata(self, outcome: Outcome) -> None:
+        """Allure's Environment panel, categories and report name for this run (when allure-pytest writes)."""
+        folder = getattr(self.config.option, "allure_report_dir", None)
+        if not folder or not Path(folder).is_dir():
+            return
+        env, state = self.state.environment, self.state
+        properties = {"Gate status": f"{outcome.banner} (exit {outcome.exit_code})", "Environment": env.name,
+                      "Prometheus": env.redacted_url, "Baseline window": env.baseline.describe(),
+                      "Candidate window": env.candidate.describe(), "Criteria file": str(state.criteria.path)}
+        (Path(folder) / "environment.properties").write_text(
+            "".join(f"{key.replace(' ', '.')}={value}\n" for key, value in properties.items()), encoding="utf-8")
+        categories = [
+            {"name": "violated (a criterion does not hold)", "matchedStatuses": ["failed"]},
+            {"name": "could not evaluate (Prometheus or an endpoint)", "matchedStatuses": ["broken"]},
+            {"name": "does not block (waived or dry run)", "matchedStatuses": ["skipped"]},
+        ]
+        (Path(folder) / "categories.json").write_text(json.dumps(categories, indent=2), encoding="utf-8")
+        name = f"wavegate {outcome.banner}: {env.name}"
+        (Path(folder) / "executor.json").write_text(json.dumps({"name": "wavegate", "type": "pytest",
+                                                                "reportName": name, "buildName": name}),
+                                                    encoding="utf-8")
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         state = self.state
@@ -293,18 +428,20 @@ class GatePlugin:
         write = terminalreporter.write_line
         terminalreporter.section("wavegate verdicts")
         for record in state.records.values():
-            first = record["message"].splitlines()[0] if record["message"] else ""
-            text = record.get("summary") or first
-            write(f"{record['verdict'].upper():7} {record['id']:38} {text}")
-        missing = _not_judged(state)
+            write(verdict_line(record))
+        outcome = self.outcome()
         if exitstatus == pytest.ExitCode.INTERRUPTED:
-            write(f"gate: INCOMPLETE (stopped by {state.stopped_by or 'SIGINT'}; {len(missing)} selected criteria "
-                  f"not judged); results: {state.output / 'gate-results.json'}")
+            write(f"gate: INCOMPLETE (stopped by {state.stopped_by or 'SIGINT'}; {len(outcome.missing)} selected "
+                  f"criteria not judged); results: {state.output / 'gate-results.json'}")
             return
-        status, code = gate_status(list(state.records.values()), missing)
-        if missing:
-            write(f"NOT JUDGED {len(missing)} selected criteria: {', '.join(missing)}")
-        write(f"gate: {status.upper()} (exit {code}); results: {state.output / 'gate-results.json'}")
+        if outcome.missing:
+            write(f"NOT JUDGED {len(outcome.missing)} selected criteria: {', '.join(outcome.missing)}")
+        for waiver in state.waivers.expired():
+            write(f"EXPIRED waiver for {waiver.criterion} ({format_time(waiver.expires)}, {waiver.approver}): no "
+                  "longer applies")
+        if outcome.report_only and outcome.blocked_by:
+            write(f"REPORT-ONLY: would have blocked (exit {outcome.would_exit}): {', '.join(outcome.blocked_by)}")
+        write(f"gate: {outcome.banner} (exit {outcome.exit_code}); results: {state.output / 'gate-results.json'}")
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -324,12 +461,23 @@ class GatePlugin:
                 summary={v: sum(1 for r in records if r["verdict"] == v) for v in ("passed", "failed", "error")},
                 not_judged=missing, criteria=records))
             return
-        status, code = gate_status(records, missing)
+        outcome = self.outcome()
+        code = outcome.exit_code
+        waivers = state.waivers
         payload = {
             "schema": SCHEMA,
-            "status": status,
+            "status": outcome.status,
             "exit_code": code,
             "finished": True,
+            "report_only": outcome.report_only,
+            "would_exit_code": outcome.would_exit,
+            "blocked_by": outcome.blocked_by,
+            "non_blocking": [{"id": r["id"], "verdict": r["verdict"], "kind": r["non_blocking"],
+                              "reason": r["non_blocking_reason"]} for r in outcome.non_blocking],
+            "warnings": [r["id"] for r in outcome.warnings],
+            "waivers": {"file": str(waivers.path) if waivers.path else None,
+                        "applied": [r["waiver"] for r in records if r.get("waiver")],
+                        "expired": [w.as_dict() for w in waivers.expired()]},
             "environment": env.name,
             "environment_file": str(env.path),
             "criteria_file": str(state.criteria.path),
@@ -345,9 +493,10 @@ class GatePlugin:
             "criteria": records,
         }
         state.folder.write(payload)
+        self._allure_metadata(outcome)
         if not records:
             return  # nothing judged (e.g. --collect-only, or -k matching nothing): pytest's own exit code stands
         # Only when pytest's failures are all criteria: a broken test module or fixture keeps pytest's exit code.
-        others = session.testsfailed - sum(1 for r in records if r["verdict"] != "passed")
+        others = session.testsfailed - sum(1 for r in records if r["verdict"] != "passed" and r["blocking"])
         if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and others <= 0:
             session.exitstatus = code

@@ -10,6 +10,8 @@ ini key (pytest's conventions; that precedence). The gate is active only when on
 | --candidate     | WAVEGATE_CANDIDATE     | wavegate_candidate     |
 | --gate-output   | WAVEGATE_GATE_OUTPUT   | wavegate_gate_output   |
 | --area          | WAVEGATE_AREA          | wavegate_area          |
+| --waivers       | WAVEGATE_WAIVERS       | wavegate_waivers       |
+| --report-only   | WAVEGATE_REPORT_ONLY   | wavegate_report_only   |
 
 A relative path is relative to where it was written: the current folder for the command line and a variable,
 the ini file's folder for an ini key.
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wavegate.criteria import AREAS
+from wavegate.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class GateOption:
     metavar: str
     help: str
     path: bool = False
+    switch: bool = False  # a flag without a value (true / false from a variable or an ini key)
 
     @property
     def flag(self) -> str:
@@ -55,7 +59,12 @@ OPTIONS = (
     GateOption("gate_output", "DIR", "Where gate-results.json, gate.html, junit.xml and allure-results/ go "
                "(default: reports/cp2-wave1-deployment/validation).", path=True),
     GateOption("area", "AREAS", f"Judge only the criteria of these comma-separated areas ({', '.join(AREAS)})."),
+    GateOption("waivers", "PATH", "Waivers file: accepted failures with a reason, an approver and an expiry "
+               "(a waived failure does not block; an error is never waived).", path=True),
+    GateOption("report_only", "", "Judge and report everything but never block: exit 0 instead of 1 or 6 "
+               "(a configuration error is still 4); every output lists what would have blocked.", switch=True),
 )
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 BY_DEST = {option.dest: option for option in OPTIONS}
 
 HOW_TO_ACTIVATE = ("name an environment: --env=NAME or --env-file=PATH, the variable WAVEGATE_ENV or "
@@ -75,6 +84,15 @@ class Resolved:
     @property
     def active(self) -> bool:
         return bool(self["env"] or self["env_file"])
+
+    def switch(self, dest: str) -> bool:
+        """A switch's value: true or false, from 1/true/yes/on or 0/false/no/off (anything else is an error)."""
+        text = (self[dest] or "").strip().lower()
+        if text in TRUE:
+            return True
+        if text in FALSE:
+            return False
+        raise ConfigError(f"{self.source(dest)}={self[dest]!r}: write true or false")
 
     def source(self, dest: str) -> str:
         return self.sources.get(dest, "default")

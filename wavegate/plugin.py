@@ -26,6 +26,7 @@ from wavegate.prometheus import PrometheusClient
 from wavegate.secrets import LogRedaction, secret_values
 from wavegate.settings import load_environment, parse_window_option
 from wavegate.verdicts import Observation
+from wavegate.waivers import NO_WAIVERS, load_waivers
 
 MARKER = "criterion_kind(kind): the criterion kind a wavegate gate test judges; its criteria parametrise it."
 GATE = pytest.StashKey[GatePlugin]()
@@ -38,8 +39,13 @@ _INFORMATIONAL = ("help", "markers", "showfixtures", "show_fixtures_per_test")
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("wavegate", "wavegate release gate (active only when an environment is named)")
     for option in OPTIONS:
-        group.addoption(option.flag, dest=option.dest, default=None, metavar=option.metavar,
-                        help=f"{option.help} [variable {option.variable}, ini key {option.ini}]")
+        where = f"[variable {option.variable}, ini key {option.ini}]"
+        if option.switch:
+            group.addoption(option.flag, dest=option.dest, default=None, action="store_const", const="true",
+                            help=f"{option.help} {where}")
+        else:
+            group.addoption(option.flag, dest=option.dest, default=None, metavar=option.metavar,
+                            help=f"{option.help} {where}")
         parser.addini(option.ini, f"wavegate: default for {option.flag} ({option.help})", default=None)
 
 
@@ -105,7 +111,10 @@ def _load_state(config: pytest.Config, options: Resolved) -> GateState:
     client = PrometheusClient(environment.prometheus, source=str(env_path))
     context = GateContext(environment=environment, contract=criteria.contract, prometheus=client)
     output = Path(options["gate_output"] or DEFAULT_OUTPUT)
-    return GateState(environment, criteria, output, context, areas=areas, options=options)
+    waivers = load_waivers(Path(str(options["waivers"])), (c.id for c in criteria)) if options["waivers"] \
+        else NO_WAIVERS
+    return GateState(environment, criteria, output, context, areas=areas, options=options, waivers=waivers,
+                     report_only=options.switch("report_only"))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -32,6 +32,15 @@ def gate_status(records: list[dict[str, Any]], not_judged: list[str] | None = No
     return "passed", EXIT_PASSED
 
 
+def gate_outcome(records: list[dict[str, Any]], not_judged: list[str] | None = None) -> tuple[str, int]:
+    """Status and exit code from the criteria that can block: a dry-run or waived criterion (`blocking: false`)
+    is judged and reported but never decides them."""
+    if not records:
+        return gate_status(records, not_judged)
+    blocking = [r for r in records if r.get("blocking", True) is not False]
+    return gate_status(blocking or [{"verdict": "passed"}], not_judged)
+
+
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -98,6 +107,7 @@ class MeasurementRecord:
     baseline: float | None = None
     candidate: float | None = None
     cause: str | None = None
+    margin_used: float | None = None  # share of the allowed margin used (wavegate.margins); None: no margin
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> MeasurementRecord:
@@ -106,7 +116,8 @@ class MeasurementRecord:
         return cls(key={str(k): str(v) for k, v in (key or {}).items()}, value=_number(raw.get("value")),
                    unit=str(raw.get("unit") or ""), threshold=_number(raw.get("threshold")),
                    passed=passed if isinstance(passed, bool) else None, baseline=_number(raw.get("baseline")),
-                   candidate=_number(raw.get("candidate")), cause=raw.get("cause") or None)
+                   candidate=_number(raw.get("candidate")), cause=raw.get("cause") or None,
+                   margin_used=_number(raw.get("margin_used")))
 
     @property
     def label(self) -> str:
@@ -141,6 +152,12 @@ class CriterionRecord:
     unit: str = ""
     worst: str | None = None
     no_data: bool = False
+    blocking: bool = True  # false: a dry run (enforce: false) or a waived failure — reported, never blocks
+    non_blocking: str | None = None  # DRY-RUN or WAIVED
+    non_blocking_reason: str | None = None
+    margin_used: float | None = None
+    warn_at: float | None = None
+    warning: bool = False
     measurements: tuple[MeasurementRecord, ...] = ()
     queries: tuple[dict[str, Any], ...] = ()
     details: tuple[str, ...] = ()
@@ -156,13 +173,21 @@ class CriterionRecord:
             severity=str(raw.get("severity") or ""), summary=str(raw.get("summary") or ""),
             message=str(raw.get("message") or ""), cause=raw.get("cause") or None, observed=raw.get("observed"),
             threshold=raw.get("threshold"), unit=str(raw.get("unit") or ""), worst=raw.get("worst") or None,
-            no_data=bool(raw.get("no_data")),
+            no_data=bool(raw.get("no_data")), blocking=raw.get("blocking") is not False,
+            non_blocking=raw.get("non_blocking") or None, non_blocking_reason=raw.get("non_blocking_reason") or None,
+            margin_used=_number(raw.get("margin_used")), warn_at=_number(raw.get("warn_at")),
+            warning=bool(raw.get("warning")),
             measurements=tuple(MeasurementRecord.from_json(m) for m in measurements or [] if isinstance(m, dict)),
             queries=tuple(q for q in raw.get("queries") or [] if isinstance(q, dict)),
             details=tuple(str(d) for d in raw.get("details") or []),
             notes=tuple(str(n) for n in raw.get("notes") or []),
             raw=raw,
         )
+
+    @property
+    def blocks(self) -> bool:
+        """Whether this record stops the rollout: a verdict other than passed, on a criterion that can block."""
+        return self.verdict != "passed" and self.blocking
 
     def get(self, name: str, default: Any = None) -> Any:
         """Any field as written in gate-results.json (for the few the record does not type)."""

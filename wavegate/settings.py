@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -32,9 +33,14 @@ from wavegate.errors import ConfigError
 from wavegate.promql import LabelMatcher, PromQLError, equality_matchers, parse_matchers
 
 REQUIRED_COMPONENTS = ("router", "gateway", "worker")
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+# In the JSON Schema (for editors): a Prometheus duration string such as "15s" or "7d", or seconds.
+_DURATION_SCHEMA = {"anyOf": [{"type": "string", "pattern": r"^\s*([0-9]+(\.[0-9]+)?(ms|s|m|h|d|w|y))+\s*$"},
+                              {"type": "number", "minimum": 0}],
+                    "description": "A duration: 15s, 5m, 7d, 1h30m, or seconds as a number."}
+Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA)]
 
 
 def _more_than_zero(value: float) -> float:
@@ -43,7 +49,8 @@ def _more_than_zero(value: float) -> float:
     return value
 
 
-PositiveDuration = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_more_than_zero)]
+PositiveDuration = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_more_than_zero),
+                             WithJsonSchema(_DURATION_SCHEMA)]
 
 
 def parse_time(value: object) -> datetime:
@@ -325,6 +332,17 @@ def read_yaml(path: Path, what: str) -> Any:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
 
 
+def read_model(path: Path, what: str, model: type[ModelT], keys: str) -> ModelT:
+    """A YAML file validated by `model`; any problem is a ConfigError naming the file and the field."""
+    raw = read_yaml(path, what)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must be a YAML mapping with {keys}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(str(path), exc)) from None
+
+
 def parse_window_option(name: str, text: str) -> WindowSpec:
     """A window from the command line: `START/END` (RFC 3339) or `last=7d[,offset=7d]`."""
     try:
@@ -350,13 +368,7 @@ def load_environment(
     candidate: WindowSpec | None = None,
 ) -> Environment:
     """Load and validate an environment file; command-line windows override the file's."""
-    raw = read_yaml(path, "environment file")
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path} must be a YAML mapping with prometheus, components and windows")
-    try:
-        model = EnvironmentModel.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(describe_validation_error(str(path), exc)) from None
+    model = read_model(path, "environment file", EnvironmentModel, "prometheus, components and windows")
     windows, phases = model.windows, None
     if model.windows_file is not None:
         windows, phases = _windows_from_state(path, model.windows_file)

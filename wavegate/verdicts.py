@@ -79,8 +79,11 @@ class Observation:
         self.passed = False
         self.details.insert(0, reason)
 
-    def message(self, criterion: HasIdentity) -> str:
-        lines = [f"[{criterion.id}] {criterion.description}", f"  verdict:   {self.summary}"]
+    def message(self, criterion: HasIdentity, *, queries: bool = False) -> str:
+        """The evidence for people: the verdict first (a JUnit failure message starts with the violation, not
+        with the requirement, which reads like a pass), then the requirement, the numbers, the details; the
+        queries only when asked for (`-v`; they are always in gate-results.json and the HTML)."""
+        lines = [f"[{criterion.id}] {self.summary}", f"  requirement: {criterion.description}"]
         if self.observed is not None:
             lines.append(f"  observed:  {render(self.observed, self.unit)}")
         if self.threshold is not None:
@@ -98,8 +101,10 @@ class Observation:
         lines.extend(f"  - {detail}" for detail in self.details)
         lines.extend(f"  note: {note}" for note in self.notes)
         lines.extend(f"  Prometheus warning: {warning}" for warning in self.warnings)
-        for query in self.queries:
-            lines.append(f"  query @ {query['time']}: {query['query']}")
+        if queries:
+            lines.extend(f"  query @ {query['time']}: {query['query']}" for query in self.queries)
+        elif self.queries:
+            lines.append(f"  ({len(self.queries)} queries: -v shows them; gate-results.json and gate.html hold them)")
         return "\n".join(lines)
 
 

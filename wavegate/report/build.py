@@ -208,8 +208,11 @@ def _bundle(built: Built, options: ReportOptions, staging: Path) -> None:
     except (ArtifactUnavailable, OSError) as exc:
         built.put("html:gate", str(exc), staging)
     try:
+        results = built.inputs.results
+        status = "REPORT-ONLY" if results.get("report_only") and results.get("would_exit_code") in (1, 6) \
+            else str(results.get("status", "?")).upper()
         allure = render_allure(validation / str(outputs.get("allure", "allure-results")), staging / layout.ALLURE_HTML,
-                               title="CP2 Wave 1 release gate")
+                               title=f"CP2 Wave 1 release gate: {status} ({results.get('environment', '?')})")
         built.put("html:allure", allure, staging)
     except (ArtifactUnavailable, OSError) as exc:
         built.put("html:allure", str(exc), staging)

@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from wavegate.errors import ConfigError
 from wavegate.report.errors import ReportInputError
 from wavegate.results import CriterionRecord, criterion_records, load_results, unfinished
@@ -15,9 +13,8 @@ from wavegate.settings import (
     EnvironmentModel,
     PrometheusSettings,
     Window,
-    describe_validation_error,
     parse_time,
-    read_yaml,
+    read_model,
     redact_url,
 )
 
@@ -100,15 +97,9 @@ def load_environment_model(path: Path) -> EnvironmentModel:
             f"environment file {path} does not exist; pass --env NAME (environments/NAME.yaml) or --env-file PATH"
         )
     try:
-        raw = read_yaml(path, "environment file")
+        return read_model(path, "environment file", EnvironmentModel, "prometheus, components and windows")
     except ConfigError as exc:
         raise ReportInputError(str(exc)) from None
-    if not isinstance(raw, dict):
-        raise ReportInputError(f"{path} must be a YAML mapping with prometheus, components and windows")
-    try:
-        return EnvironmentModel.model_validate(raw)
-    except ValidationError as exc:
-        raise ReportInputError(describe_validation_error(str(path), exc)) from None
 
 
 def load_inputs(results_path: Path, env_name: str | None = None, env_file: Path | None = None) -> Inputs:

@@ -8,7 +8,6 @@ from pathlib import Path, PurePosixPath
 from wavegate.report import layout
 from wavegate.report.document import (
     STATUS_BADGE,
-    VERDICT_BADGE,
     Doc,
     anchor,
     figure,
@@ -28,6 +27,7 @@ from wavegate.report.values import (
     provenance_flags,
     recorded_flags,
     summary_rows,
+    verdict_badge,
     verdict_cell,
 )
 from wavegate.settings import format_time
@@ -96,10 +96,16 @@ def _executive_summary(doc: Doc, built: Built, product_summary: bool) -> None:
     doc.table(["Flag", "CP1 baseline window", "Wave 1 window"], flag_rows(built))
     doc.add("**Key Achievements**", "")
     found = achievements(built)
-    failing = [r for r in built.records if r.verdict in ("failed", "error")]
+    failing = [r for r in built.records if r.blocks]
     if failing:
         doc.add("Regressions found by the gate (these block the rollout):", "")
         doc.add(*(f"- ❌ [{r.id}](#{anchor(r.id)}): {culprit_text(r)}" for r in failing), "")
+    accepted = [r for r in built.records if r.verdict != "passed" and not r.blocking]
+    if accepted:
+        doc.add("Failures that do not block (waived or dry run):", "")
+        doc.add(*(f"- 🟡 [{r.id}](#{anchor(r.id)}) {r.non_blocking}: {r.non_blocking_reason} — {culprit_text(r)}"
+                  for r in accepted), "")
+    if failing or accepted:
         doc.add("Still achieved:", "")
     doc.add(*([f"{i}. {text}" for i, (text, _) in enumerate(found, 1)] or ["(none measured)"]))
     if len(found) < 3:
@@ -287,13 +293,14 @@ def _validation(doc: Doc, built: Built) -> None:
         doc.add(f"Not judged by this gate run: {', '.join(built.unjudged)}.", "")
     evidence = link(layout.APPENDIX_A)
     doc.table(["Criterion", "Verdict", "Observed (deciding sub-series first)", "Threshold", "Evidence"], [
-        [f"{r.id} ({r.severity})", VERDICT_BADGE.get(r.verdict, r.verdict), culprit_text(r),
+        [f"{r.id} ({r.severity})", verdict_badge(r), culprit_text(r),
          shorten(render(r.threshold, r.unit), 100) if r.threshold is not None else "",
          f"[queries and values]({evidence}#{anchor(r.id)})"]
         for r in built.records])
     failing = [r for r in built.records if r.verdict in ("failed", "error")]
     for record in failing:
-        doc.add(f'<a id="{anchor(record.id)}"></a>', f"#### ❌ {record.id} — {record.verdict}", "",
+        mark = "❌" if record.blocking else f"🟡 {record.non_blocking}:"
+        doc.add(f'<a id="{anchor(record.id)}"></a>', f"#### {mark} {record.id} — {record.verdict}", "",
                 "```text", *record.message.splitlines(), "```", "")
     doc.add("### Report Checklist", "",
             "Each item is ticked only when the file behind it exists in this report's folders.", "")

@@ -14,13 +14,14 @@ import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
+from wavegate.evidence import graph_link
 from wavegate.prometheus import PrometheusClient
 from wavegate.report.errors import ArtifactUnavailable
-from wavegate.settings import Window, format_duration, redact_url
+from wavegate.settings import Window, redact_url
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 WINDOW_SIZE = "1400,1000"
@@ -80,10 +81,7 @@ def shoot(chromium: str, url: str, path: Path, *, budget_ms: int = 10000) -> Pat
 
 
 def graph_url(base: str, prefix: str, promql: str, window: Window) -> str:
-    end = window.end.strftime("%Y-%m-%d %H:%M:%S")
-    params = {"g0.expr": promql, "g0.tab": "0", "g0.stacked": "0", "g0.range_input": format_duration(window.seconds),
-              "g0.end_input": end, "g0.moment_input": end}
-    return f"{base}{prefix}/graph?{urlencode(params)}"
+    return graph_link(f"{base}{prefix}", promql, window.end, window.seconds)
 
 
 class CredentialProxy:

@@ -98,13 +98,16 @@ def compute_status(records: Sequence[CriterionRecord], checklist: Sequence[Ticke
     """FAILED when a criterion failed or errored (or none was judged); PARTIAL when all passed but a required
     artifact is missing or a criterion of the criteria file was not judged; SUCCESSFUL otherwise."""
     # Anything but "passed" counts against the wave: an unknown verdict is not a pass.
-    failing = tuple(r.id for r in records if r.verdict != "passed")
+    failing = tuple(r.id for r in records if r.blocks)
     if not records:
         return Status(FAILED, ("the gate judged no criterion",))
     if failing:
-        return Status(FAILED, tuple(_failing_reason(r) for r in records if r.verdict != "passed"), failing)
+        return Status(FAILED, tuple(_failing_reason(r) for r in records if r.blocks), failing)
+    # Failures that do not block (a waiver, a dry run) do not fail the wave, and are always named.
+    accepted = [f"{r.non_blocking or 'not blocking'}: {_failing_reason(r)} ({r.non_blocking_reason})"
+                for r in records if r.verdict != "passed"]
     reasons = [f"criterion not judged by this gate run: {cid}" for cid in unjudged]
     reasons += [f"missing: {t.item.text} ({t.reason})" for t in checklist if not t.ticked and t.item.required]
     if reasons:
-        return Status(PARTIAL, tuple(reasons))
-    return Status(SUCCESSFUL, ())
+        return Status(PARTIAL, tuple(reasons + accepted))
+    return Status(SUCCESSFUL, tuple(accepted))

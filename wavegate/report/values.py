@@ -80,12 +80,22 @@ def compact(built: Built, key: str, window: str) -> str:
         return ", ".join(parts) or NO_DATA
     return value(result.value(window), result.row.unit)
 
+def verdict_badge(record: CriterionRecord) -> str:
+    """The gate's verdict as shown everywhere in the report: a failure that does not block says why not
+    (WAIVED, DRY-RUN); a pass that used most of its margin says how much."""
+    badge = VERDICT_BADGE.get(record.verdict, record.verdict)
+    if record.verdict != "passed" and not record.blocking:
+        return f"🟡 {record.non_blocking or 'NOT BLOCKING'} ({record.verdict}, does not block)"
+    if record.warning and record.margin_used is not None:
+        return f"{badge} ⚠️ {record.margin_used * 100:.0f} % of its margin used"
+    return badge
+
 def verdict_cell(built: Built, criterion_id: str) -> str:
     record = built.record(criterion_id)
     if record is None:
         return "not judged"
     evidence = f"{link(layout.APPENDIX_A)}#{anchor(criterion_id)}"
-    return f"{VERDICT_BADGE.get(record.verdict, record.verdict)} ([{criterion_id}]({evidence}))"
+    return f"{verdict_badge(record)} ([{criterion_id}]({evidence}))"
 
 def measured(measurement: MeasurementRecord, number: float | None) -> str:
     return render(number, measurement.unit) if number is not None else NO_DATA
