@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wavegate.checks import graceful_degradation, no_restarts, uptime
+from wavegate.checks import graceful_degradation, no_restarts, promql_rule, uptime
 from wavegate.verdicts import assert_criterion_met
 
 
@@ -25,5 +25,12 @@ def test_no_restarts(criterion, gate, evidence):
 @pytest.mark.criterion_kind("graceful_degradation")
 def test_graceful_degradation(criterion, gate, evidence):
     observation = graceful_degradation(criterion, gate)
+    evidence.record(criterion, observation)
+    assert_criterion_met(criterion, observation)
+
+
+@pytest.mark.criterion_kind("promql")
+def test_promql(criterion, gate, evidence):
+    observation = promql_rule(criterion, gate)
     evidence.record(criterion, observation)
     assert_criterion_met(criterion, observation)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wavegate.checks import endpoints_exported, required_labels, required_metrics
+from wavegate.checks import endpoints_exported, promql_rule, required_labels, required_metrics
 from wavegate.verdicts import assert_criterion_met
 
 
@@ -25,5 +25,12 @@ def test_required_metrics(criterion, gate, evidence):
 @pytest.mark.criterion_kind("required_labels")
 def test_required_labels(criterion, gate, evidence):
     observation = required_labels(criterion, gate)
+    evidence.record(criterion, observation)
+    assert_criterion_met(criterion, observation)
+
+
+@pytest.mark.criterion_kind("promql")
+def test_promql(criterion, gate, evidence):
+    observation = promql_rule(criterion, gate)
     evidence.record(criterion, observation)
     assert_criterion_met(criterion, observation)

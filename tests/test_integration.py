@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from wavegate.checks import rollout_provenance, scrape_success, targets_up
+from wavegate.checks import promql_rule, rollout_provenance, scrape_success, targets_up
 from wavegate.verdicts import assert_criterion_met
 
 
@@ -26,5 +26,12 @@ def test_scrape_success(criterion, gate, evidence):
 @pytest.mark.criterion_kind("rollout_provenance")
 def test_rollout_provenance(criterion, gate, evidence):
     observation = rollout_provenance(criterion, gate)
+    evidence.record(criterion, observation)
+    assert_criterion_met(criterion, observation)
+
+
+@pytest.mark.criterion_kind("promql")
+def test_promql(criterion, gate, evidence):
+    observation = promql_rule(criterion, gate)
     evidence.record(criterion, observation)
     assert_criterion_met(criterion, observation)

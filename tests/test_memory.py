@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wavegate.checks import memory_bound, queue_bound
+from wavegate.checks import memory_bound, promql_rule, queue_bound
 from wavegate.verdicts import assert_criterion_met
 
 
@@ -18,5 +18,12 @@ def test_queue_bound(criterion, gate, evidence):
 @pytest.mark.criterion_kind("memory_bound")
 def test_memory_bound(criterion, gate, evidence):
     observation = memory_bound(criterion, gate)
+    evidence.record(criterion, observation)
+    assert_criterion_met(criterion, observation)
+
+
+@pytest.mark.criterion_kind("promql")
+def test_promql(criterion, gate, evidence):
+    observation = promql_rule(criterion, gate)
     evidence.record(criterion, observation)
     assert_criterion_met(criterion, observation)

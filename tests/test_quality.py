@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wavegate.checks import exposition_format, label_cardinality, metric_types
+from wavegate.checks import exposition_format, label_cardinality, metric_types, promql_rule
 from wavegate.verdicts import assert_criterion_met
 
 
@@ -25,5 +25,12 @@ def test_metric_types(criterion, gate, evidence):
 @pytest.mark.criterion_kind("exposition_format")
 def test_exposition_format(criterion, gate, evidence):
     observation = exposition_format(criterion, gate)
+    evidence.record(criterion, observation)
+    assert_criterion_met(criterion, observation)
+
+
+@pytest.mark.criterion_kind("promql")
+def test_promql(criterion, gate, evidence):
+    observation = promql_rule(criterion, gate)
     evidence.record(criterion, observation)
     assert_criterion_met(criterion, observation)

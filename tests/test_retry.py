@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wavegate.checks import backoff_growth, ratio_below, retry_success_rate
+from wavegate.checks import backoff_growth, promql_rule, ratio_below, retry_success_rate
 from wavegate.verdicts import assert_criterion_met
 
 
@@ -25,5 +25,12 @@ def test_ratio_below(criterion, gate, evidence):
 @pytest.mark.criterion_kind("backoff_growth")
 def test_backoff_growth(criterion, gate, evidence):
     observation = backoff_growth(criterion, gate)
+    evidence.record(criterion, observation)
+    assert_criterion_met(criterion, observation)
+
+
+@pytest.mark.criterion_kind("promql")
+def test_promql(criterion, gate, evidence):
+    observation = promql_rule(criterion, gate)
     evidence.record(criterion, observation)
     assert_criterion_met(criterion, observation)

@@ -234,6 +234,9 @@ class MetricTypes(_Criterion):
 
 class ExpositionFormat(_Criterion):
     kind: Literal["exposition_format"]
+    accepted_lint: tuple[str, ...] = Field(
+        (), description="promtool lint rules (e.g. not-snake-case) whose findings are listed as notes, not "
+        "violations: for an exporter whose names mirror the kernel's; parse problems are never accepted.")
 
 
 class LatencyIncrease(_Criterion):
@@ -266,11 +269,35 @@ class ErrorRatio(_Criterion):
     ratios: dict[str, RatioQuery] = Field(description="Error ratio per component.")
 
 
+class PromQLRule(_Criterion):
+    """Your own rule: any instant query over the window, judged per series against an absolute bound and/or
+    the same series over the baseline window."""
+
+    kind: Literal["promql"]
+    query: PromQL = Field(description="PromQL evaluated at the window's end; $W is the window's range "
+                          "(e.g. max by (instance) (rate(node_cpu_seconds_total{mode=\"iowait\"}[$W]))).")
+    max: float | None = Field(None, description="Every series' value must be at most this.")
+    min: float | None = Field(None, description="Every series' value must be at least this.")
+    compare: Literal["not_higher", "not_lower"] | None = Field(
+        None, description="Also compare each series with the same series over the baseline window: not_higher "
+        "(at most baseline × (1 + tolerance)) or not_lower (at least baseline × (1 − tolerance)).")
+    tolerance: float = Field(0.0, ge=0, description="Relative tolerance of `compare` (0.05 = 5 %).")
+    unit: str = Field("", description="Unit of the values: ratio, seconds, bytes, or any word.")
+    expect_labels: tuple[str, ...] = Field((), description="Label names every answered series must carry.")
+    min_series: int = Field(1, ge=1, description="Fewer answered series than this is no data: a failure.")
+
+    @model_validator(mode="after")
+    def _has_a_rule(self) -> PromQLRule:
+        if self.max is None and self.min is None and self.compare is None:
+            raise ValueError("give max, min or compare: a promql criterion without a rule could never fail")
+        return self
+
+
 Criterion = Annotated[
     QueueBound | MemoryBound | HistogramTail | SeriesTracked | RetrySuccessRate | RatioBelow | BackoffGrowth
     | Uptime | NoRestarts | GracefulDegradation | EndpointsExported | RequiredMetrics | RequiredLabels
     | TargetsUp | ScrapeSuccess | RolloutProvenance | LabelCardinality | MetricTypes | ExpositionFormat
-    | LatencyIncrease | Throughput | EndpointLatency | ErrorRatio,
+    | LatencyIncrease | Throughput | EndpointLatency | ErrorRatio | PromQLRule,
     Field(discriminator="kind"),
 ]
 KINDS = tuple(

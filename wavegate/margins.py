@@ -28,6 +28,7 @@ IDEAL: dict[str, float | str] = {
     "throughput": "baseline",
     "uptime": 1.0,
     "retry_success_rate": 1.0,
+    "promql": "baseline",  # compared with the baseline: the allowed change used; an absolute bound has no ideal
 }
 
 

@@ -101,6 +101,10 @@ def _load_state(config: pytest.Config, options: Resolved) -> GateState:
     criteria_option = options["criteria"]
     criteria_path = Path(criteria_option) if criteria_option else default_criteria_path(Path(config.rootpath))
     criteria = load_criteria(criteria_path)
+    missing = [name for name in criteria.contract.components if name not in environment.components]
+    if missing:
+        raise ConfigError(f"{env_path} is invalid:\n  components: missing {', '.join(missing)}, which the metrics "
+                          f"contract {criteria.contract_path} requires")
     areas: tuple[str, ...] = ()
     if options["area"] is not None:
         areas = tuple(a.strip() for a in str(options["area"]).split(",") if a.strip())

@@ -15,6 +15,7 @@ from wavegate.checks.availability import graceful_degradation, no_restarts, upti
 from wavegate.checks.common import _le_regex, _saturated
 from wavegate.checks.coverage import endpoints_exported, required_labels, required_metrics
 from wavegate.checks.errors import error_ratio
+from wavegate.checks.generic import promql_rule
 from wavegate.checks.integration import rollout_provenance, scrape_success, targets_up
 from wavegate.checks.memory import memory_bound, queue_bound
 from wavegate.checks.performance import endpoint_latency, latency_increase, throughput
@@ -28,7 +29,7 @@ __all__ = [
     "CHECKS", "evaluate", "preflight", "_detailed", "_le_regex", "_saturated",
     "backoff_growth", "endpoint_latency", "endpoints_exported", "error_ratio", "exposition_format",
     "graceful_degradation", "histogram_tail", "label_cardinality", "latency_increase", "memory_bound",
-    "metric_types", "no_restarts", "queue_bound", "ratio_below", "required_labels", "required_metrics",
+    "metric_types", "no_restarts", "promql_rule", "queue_bound", "ratio_below", "required_labels", "required_metrics",
     "retry_success_rate", "rollout_provenance", "scrape_success", "series_tracked", "targets_up", "throughput",
     "uptime",
 ]
@@ -40,6 +41,7 @@ _READS_PROMETHEUS = {
     "queue_bound", "memory_bound", "histogram_tail", "series_tracked", "retry_success_rate", "ratio_below",
     "backoff_growth", "uptime", "no_restarts", "graceful_degradation", "required_metrics", "targets_up",
     "scrape_success", "label_cardinality", "latency_increase", "throughput", "error_ratio", "rollout_provenance",
+    "promql",
 }
 _READS_SCRAPES = {"required_metrics", "required_labels", "label_cardinality", "metric_types", "exposition_format"}
 
@@ -77,6 +79,7 @@ CHECKS: dict[str, Callable[[Any, GateContext], Observation]] = {
     "throughput": throughput,
     "endpoint_latency": endpoint_latency,
     "error_ratio": error_ratio,
+    "promql": promql_rule,
 }
 
 

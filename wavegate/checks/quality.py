@@ -137,7 +137,12 @@ def exposition_format(criterion: c.ExpositionFormat, ctx: GateContext) -> Observ
     for component in ctx.environment.components:
         scrape = ctx.scrape_ok(component)
         exposition = scrape.exposition
-        problems: list[object] = [*exposition.problems, *lint(exposition)]
+        findings = lint(exposition)
+        accepted = [f for f in findings if f.rule in criterion.accepted_lint]
+        problems: list[object] = [*exposition.problems, *(f for f in findings if f.rule not in criterion.accepted_lint)]
+        if accepted:
+            obs.notes.append(f"{scrape.url}: {len(accepted)} finding(s) of accepted lint rule(s) "
+                             f"{', '.join(sorted({f.rule for f in accepted}))}, e.g. {accepted[0]}")
         if scrape.not_an_exposition:
             problems = [scrape.not_an_exposition.removeprefix(f"{scrape.url} ")]
         format_name = _FORMAT_NAMES[scrape.format]
