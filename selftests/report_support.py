@@ -125,14 +125,14 @@ def stricter_criteria(folder: Path, criterion_id: str, key: str, value: float) -
 
 
 def judged(spec: WorldSpec, workdir: Path, *, screenshots: bool = False,
-           prepare: Callable[[ServedWorld], None] | None = None) -> dict[str, Any]:
+           prepare: Callable[[ServedWorld], None] | None = None, gate_args: tuple[str, ...] = ()) -> dict[str, Any]:
     """The crafted world judged by the real gate, then reported on: the gate's run, its records, the report's
     outcome and text. `prepare` changes the served world (its live /metrics) before the gate runs."""
     with ServedWorld(workdir / "world", spec) as world:
         if prepare is not None:
             prepare(world)
         root = workdir / "out"
-        gate = world.run_gate(root)
+        gate = world.run_gate(root, *gate_args)
         outcome = build_report(ReportOptions(output_root=root, env_file=world.env_file, screenshots=screenshots,
                                              install_tools=False, logs=write_logs(root)))
     return {"gate": gate, "records": criterion_records(gate.results), "outcome": outcome, "root": root,

@@ -161,3 +161,20 @@ def test_the_query_that_failed_a_criterion_is_shown_as_prometheus_graphs_it(rout
 
     assert shot.is_file(), router_slower["outcome"].missing
     assert "Prometheus graph of the query that failed performance.latency_increase" in router_slower["text"]
+
+
+def test_a_waived_failure_does_not_fail_the_report_and_is_shown_with_its_reason(tmp_path: Path) -> None:
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text(
+        "waivers:\n  - criterion: performance.latency_increase\n"
+        "    scope: {histogram: router_decision_duration_seconds}\n"
+        "    reason: router p99 accepted until the cache fix ships (CP2-77)\n    approver: jane.doe\n"
+        "    expires: 2099-01-01T00:00:00Z\n", encoding="utf-8")
+    run = judged(ROUTER_SLOWER, tmp_path / "waived", gate_args=(f"--waivers={waivers}",))
+
+    assert run["gate"].ret == 0, run["gate"].output[-3000:]
+    outcome = run["outcome"]
+    assert outcome.status.value != FAILED
+    assert any("WAIVED" in reason and "CP2-77" in reason for reason in outcome.status.reasons)
+    assert failed_in_summary(run["text"]) == {}
+    assert "🟡 WAIVED (failed, does not block)" in run["text"]

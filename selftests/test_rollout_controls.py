@@ -58,6 +58,11 @@ def test_the_strict_latency_limit_blocks_without_controls(healthy_world: LiveWor
     assert record["blocking"] is True
     assert run.results is not None
     assert run.results["blocked_by"] == [LATENCY]
+    allure = run.outdir / "allure-results"
+    properties = (allure / "environment.properties").read_text(encoding="utf-8")
+    assert "Gate.status=FAILED (exit 1)" in properties
+    assert "Baseline.window=baseline " in properties
+    assert "violated" in (allure / "categories.json").read_text(encoding="utf-8")
     summary = _summary(run)
     assert summary.startswith("## ❌ wavegate: FAILED (exit 1)")
     assert f"- ❌ `{LATENCY}` — histogram=gateway_http_request_duration_seconds, quantile=0.99" in summary
