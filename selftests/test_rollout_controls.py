@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from harness import GateRun, closed_port, criteria_variant, run_gate
+from harness import REPO, GateRun, closed_port, criteria_variant, run_gate
 from worlds import LiveWorld
 
 from wavegate.report.screenshots import find_chromium
@@ -109,6 +109,18 @@ def test_report_only_exits_0_and_lists_what_would_have_blocked(healthy_world: Li
     assert run.results["blocked_by"] == [LATENCY]
     assert f"REPORT-ONLY: would have blocked (exit 1): {LATENCY}" in run.stdout
     assert "Gate: REPORT-ONLY (exit 0)" in (run.outdir / "gate.html").read_text(encoding="utf-8")
+    reproduce = next(line for line in run.stdout.splitlines() if line.startswith("reproduce: "))
+    assert "--report-only" in reproduce
+    assert str(REPO / "tests") in reproduce  # the word after a switch is kept
+
+
+def test_report_only_does_not_forgive_an_incomplete_selection(healthy_world: LiveWorld, workdir: Path) -> None:
+    run = _gate(healthy_world, workdir, "report-only-narrowed", STRICT, "--report-only", "-k", "latency_increase")
+
+    assert run.ret == 5, run.tail()
+    assert run.results is not None
+    assert run.results["would_exit_code"] == 1
+    assert "gate: INCOMPLETE (exit 5)" in run.stdout
 
 
 def test_report_only_still_exits_4_on_a_configuration_error(healthy_world: LiveWorld, workdir: Path) -> None:
@@ -132,6 +144,8 @@ def test_a_waiver_covering_every_violated_sub_series_unblocks_until_its_expiry(h
     assert "CP2-1234" in record["non_blocking_reason"]
     assert record["waiver"]["expires"] == "2099-01-01T00:00:00Z"
     assert f"WAIVED   {LATENCY}" in run.stdout
+    reproduce = next(line for line in run.stdout.splitlines() if line.startswith("reproduce: "))
+    assert f"--waivers={waivers.resolve()}" in reproduce
     assert "WAIVED: performance.latency_increase (failed)" in (run.outdir / "gate.html").read_text(encoding="utf-8")
     summary = _summary(run)
     assert summary.startswith("## ✅ wavegate: PASSED (exit 0)")

@@ -146,15 +146,16 @@ class GatePlugin:
         file, both windows as absolute times, the areas and the output folder, whichever place they came from
         (option, variable or ini key); the other arguments (test paths, --pyargs, -k, -p …) as given."""
         state, env = self.state, self.state.environment
-        gate_flags = {option.flag for option in OPTIONS}
+        gate_flags = {option.flag: option for option in OPTIONS}
         kept, args = [], list(self.config.invocation_params.args)
         skip = False
         for arg in args:
             if skip:
                 skip = False
                 continue
-            if arg.split("=", 1)[0] in gate_flags:
-                skip = "=" not in arg
+            option = gate_flags.get(arg.split("=", 1)[0])
+            if option is not None:
+                skip = "=" not in arg and not option.switch  # a switch takes no value: the next word is kept
                 continue
             kept.append(arg)
         pinned = [f"--env-file={Path(env.path).resolve()}", f"--criteria={Path(state.criteria.path).resolve()}",
@@ -164,6 +165,10 @@ class GatePlugin:
             pinned.append(f"--area={','.join(state.areas)}")
         if state.options is not None and state.options["gate_output"]:
             pinned.append(f"--gate-output={state.output}")
+        if state.waivers.path is not None:
+            pinned.append(f"--waivers={Path(state.waivers.path).resolve()}")
+        if state.report_only:
+            pinned.append("--report-only")
         return "pytest " + shlex.join([*kept, *pinned])
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
@@ -284,8 +289,8 @@ class GatePlugin:
         does; a failure covered by an active waiver does not; an error always does unless in a dry run."""
         measurements = observation.measurements if observation is not None else []
         for measurement, written in zip(measurements, record.get("measurements") or [], strict=False):
-            written["margin_used"] = used(criterion.kind, measurement)
-        share = most_used(criterion.kind, measurements)
+            written["margin_used"] = used(criterion, measurement)
+        share = most_used(criterion, measurements, record["verdict"])
         record["margin_used"] = share
         record["warn_at"] = criterion.warn_at
         record["warning"] = bool(record["verdict"] == "passed" and share is not None
@@ -297,7 +302,9 @@ class GatePlugin:
             return
         waivers = self.state.waivers
         failing = [m.key for m in measurements if m.passed is False]
-        waiver = waivers.covering(criterion.id, record["verdict"], failing)
+        waiver = waivers.covering(criterion.id, record["verdict"], failing,
+                                  violations=observation.details if observation is not None else ["(not observed)"],
+                                  no_data=observation is None or observation.no_data or bool(observation.warnings))
         if waiver is not None:
             record["blocking"], record["non_blocking"] = False, "WAIVED"
             record["non_blocking_reason"] = waiver.describe()
@@ -391,8 +398,10 @@ class GatePlugin:
         records = list(state.records.values())
         missing = _not_judged(state)
         status, would = gate_outcome(records, missing)
-        code = 0 if state.report_only and would in (1, 6) else would
-        banner = "REPORT-ONLY" if state.report_only and would in (1, 6) else status.upper()
+        code, banner = would, status.upper()
+        if state.report_only and would in (1, 6):
+            # Report-only forgives what was judged, not what was left out: an incomplete selection stays 5.
+            code, banner = (5, "INCOMPLETE") if missing else (0, "REPORT-ONLY")
         return Outcome(
             status=status, exit_code=code, would_exit=would, banner=banner, report_only=state.report_only,
             blocked_by=[r["id"] for r in records if r["verdict"] != "passed" and r.get("blocking", True)],

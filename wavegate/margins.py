@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Any
 
 from wavegate.verdicts import Measurement
 
@@ -32,8 +33,19 @@ IDEAL: dict[str, float | str] = {
 }
 
 
-def used(kind: str, measurement: Measurement) -> float | None:
-    """The share of the margin `measurement` used (>= 0), or None when its kind or numbers define none."""
+def used(criterion: Any, measurement: Measurement) -> float | None:
+    """The share of the margin `measurement` used (>= 0), or None when its kind or numbers define none.
+
+    A sub-series the gate judged violated whose numbers stay inside the line (it failed for another reason: a
+    forbidden label, no data) has no margin to show: a share under 100 % would read as a pass."""
+    share = _share(criterion, measurement)
+    if measurement.passed is False and (share is None or share < 1.0):
+        return None
+    return share
+
+
+def _share(criterion: Any, measurement: Measurement) -> float | None:
+    kind = criterion.kind
     ideal_spec = IDEAL.get(kind)
     value, threshold = measurement.value, measurement.threshold
     ideal = measurement.baseline if ideal_spec == "baseline" else ideal_spec
@@ -41,9 +53,18 @@ def used(kind: str, measurement: Measurement) -> float | None:
         return None
     if not all(math.isfinite(x) for x in (value, threshold, ideal)) or threshold == ideal:
         return None
-    return max(0.0, (value - ideal) / (threshold - ideal))
+    share = max(0.0, (value - ideal) / (threshold - ideal))
+    growth = measurement.candidate
+    if kind == "memory_bound" and growth is not None and math.isfinite(growth) and criterion.max_growth > 0:
+        share = max(share, growth / criterion.max_growth)  # peak against the ceiling, growth against its limit
+    return share
 
 
-def most_used(kind: str, measurements: Iterable[Measurement]) -> float | None:
-    shares = [share for m in measurements if (share := used(kind, m)) is not None]
+def most_used(criterion: Any, measurements: Iterable[Measurement], verdict: str) -> float | None:
+    """The criterion's share: its most-used sub-series; for a criterion that did not pass, only among those
+    the gate judged violated (a passing sub-series says nothing about a failure)."""
+    measurements = list(measurements)
+    if verdict != "passed":
+        measurements = [m for m in measurements if m.passed is False]
+    shares = [share for m in measurements if (share := used(criterion, m)) is not None]
     return max(shares) if shares else None

@@ -67,8 +67,13 @@ class Waivers:
     def expired(self) -> list[Waiver]:
         return [w for w in self.items if w.expires <= self.now]
 
-    def covering(self, criterion_id: str, verdict: str, failing_keys: Sequence[dict[str, str]]) -> Waiver | None:
-        """The active waiver that covers this criterion's failure, if any (never an error)."""
+    def covering(self, criterion_id: str, verdict: str, failing_keys: Sequence[dict[str, str]],
+                 violations: Sequence[str] = (), no_data: bool = False) -> Waiver | None:
+        """The active waiver that covers this criterion's failure, if any (never an error).
+
+        A scoped waiver covers only a failure the gate attributed entirely to sub-series inside its scope:
+        every violated sub-series matches the scope, every violation the gate wrote names the scope's values,
+        and nothing was missing (no data is not a known, accepted failure)."""
         if verdict != "failed":
             return None
         for waiver in self.active():
@@ -76,7 +81,11 @@ class Waivers:
                 continue
             if not waiver.scope:
                 return waiver
-            if failing_keys and all(all(key.get(k) == v for k, v in waiver.scope.items()) for key in failing_keys):
+            if no_data or not failing_keys:
+                continue
+            inside = all(all(key.get(k) == v for k, v in waiver.scope.items()) for key in failing_keys)
+            explained = all(all(v in line for v in waiver.scope.values()) for line in violations)
+            if inside and explained:
                 return waiver
         return None
 

@@ -17,7 +17,8 @@ from wavegate.verdicts import Observation, render
 
 
 def _key(series: Series) -> dict[str, str]:
-    return {k: v for k, v in sorted(series.labels.items()) if k != "__name__"} or {"series": "value"}
+    """The series' labels (its name included when the query kept it), or a placeholder for a bare number."""
+    return dict(sorted(series.labels.items())) or {"series": "value"}
 
 
 def promql_rule(criterion: c.PromQLRule, ctx: GateContext) -> Observation:
@@ -25,17 +26,22 @@ def promql_rule(criterion: c.PromQLRule, ctx: GateContext) -> Observation:
     obs = Observation(passed=True, summary="", unit=criterion.unit, window=env.candidate)
     bounds = [f"<= {render(criterion.max, criterion.unit)}" if criterion.max is not None else "",
               f">= {render(criterion.min, criterion.unit)}" if criterion.min is not None else "",
-              {"not_higher": f"<= baseline × {1 + criterion.tolerance:g}",
-               "not_lower": f">= baseline × {1 - criterion.tolerance:g}"}.get(criterion.compare or "", "")]
+              {"not_higher": f"<= baseline + {criterion.tolerance * 100:g} % of its size",
+               "not_lower": f">= baseline − {criterion.tolerance * 100:g} % of its size"
+               }.get(criterion.compare or "", "")]
     obs.threshold = " and ".join(b for b in bounds if b) + " for every series"
     candidate = probe.over(criterion.query, env.candidate).series
     if len(candidate) < criterion.min_series:
         return no_data(obs, f"the query answered {len(candidate)} series in the candidate window, fewer than "
                        f"min_series {criterion.min_series}", probe)
+    failures: list[str] = []
+    keys = [tuple(_key(s).items()) for s in candidate]
+    if len(set(keys)) != len(keys):
+        failures.append("the query answered several series with the same labels; aggregate it (e.g. sum by (...)) "
+                        "so each series can be told apart and compared")
     baseline: dict[tuple[tuple[str, str], ...], float] = {}
     if criterion.compare is not None:
         baseline = {tuple(_key(s).items()): s.value for s in probe.over(criterion.query, env.baseline).series}
-    failures: list[str] = []
     for series in candidate:
         key = _key(series)
         shown = ", ".join(f"{k}={v}" for k, v in key.items())
@@ -44,7 +50,9 @@ def promql_rule(criterion: c.PromQLRule, ctx: GateContext) -> Observation:
             failures.append(f"{shown}: lacks the expected label(s) {', '.join(lacking)}")
         value = series.value
         if not _finite(value):
-            obs.measure(key, value, passed=False, cause="no data")  # conclude() names it
+            obs.no_data = True
+            obs.measure(key, None, passed=False, cause=f"no data: {value}")
+            failures.append(f"no data: {shown} is {value}")
             continue
         checks = []
         if criterion.max is not None:
@@ -58,11 +66,13 @@ def promql_rule(criterion: c.PromQLRule, ctx: GateContext) -> Observation:
                 obs.measure(key, value, passed=False, candidate=value, cause="no data in the baseline window")
                 failures.append(f"no data: {shown} has no finite value in the baseline window to compare with")
                 continue
-            factor = 1 + criterion.tolerance if criterion.compare == "not_higher" else 1 - criterion.tolerance
-            limit = before * factor
+            # The tolerance is a share of the baseline's size, so a negative baseline moves the right way too.
+            allowed = abs(before) * criterion.tolerance
+            limit = before + allowed if criterion.compare == "not_higher" else before - allowed
             ok = value <= limit if criterion.compare == "not_higher" else value >= limit
-            checks.append((ok, limit, f"{'above' if criterion.compare == 'not_higher' else 'below'} the baseline "
-                                      f"{render(before, criterion.unit)} × {factor:g}"))
+            side, sign = ("above", "+") if criterion.compare == "not_higher" else ("below", "−")
+            checks.append((ok, limit, f"{side} the baseline {render(before, criterion.unit)} {sign} "
+                                      f"{criterion.tolerance * 100:g} %"))
         broken = [(threshold, why) for ok, threshold, why in checks if not ok]
         threshold = broken[0][0] if broken else checks[-1][1]  # the compare limit, when there is one
         obs.measure(key, value, threshold=threshold, passed=not broken, baseline=before,

@@ -78,9 +78,9 @@ def _weighted_rate(criterion: c.RetrySuccessRate, probe: Probe, window: Window, 
         worst = min(rows, key=lambda row: row[1])
         rate.worst = f"{criterion.gauge}{{{_pair_text(worst[0])}}} = {worst[1]:.4g} over {worst[2]:.6g} attempts"
     if window.name == "candidate":
+        # Each pair is shown (attempts in `candidate`), not judged: the criterion judges the weighted mean.
         for key, value, attempts in rows:
-            obs.measure(dict(zip(_PAIR, key, strict=True)), value, unit="ratio", threshold=criterion.minimum,
-                        passed=value > criterion.minimum, candidate=attempts)
+            obs.measure(dict(zip(_PAIR, key, strict=True)), value, unit="ratio", candidate=attempts)
     return rate
 
 
@@ -121,6 +121,9 @@ def retry_success_rate(criterion: c.RetrySuccessRate, ctx: GateContext) -> Obser
                     f"retry success rate {render(candidate.value, 'ratio')} did not improve on the baseline's "
                     f"{render(baseline.value, 'ratio')}")
     obs.threshold = threshold
+    limit = criterion.minimum if obs.baseline is None else max(criterion.minimum, obs.baseline)
+    obs.measure({"pairs": "weighted mean"}, candidate.value, unit="ratio", threshold=limit, baseline=obs.baseline,
+                candidate=candidate.value, passed=candidate.value > limit)
     return conclude(obs, failures, f"retry success rate {render(candidate.value, 'ratio')}", probe)
 
 
