@@ -13,7 +13,7 @@ from wavegate.settings import Window
 from wavegate.verdicts import CriterionViolated, Observation, assert_criterion_met, render
 
 
-def test_a_violation_message_carries_id_values_threshold_window_samples_worst_and_query() -> None:
+def test_a_violation_message_leads_with_the_violation_and_carries_values_window_samples_worst() -> None:
     criterion = load_criteria(SHIPPED).get("retry.wasted_below_5pct")
     window = Window("candidate", datetime(2026, 11, 17, tzinfo=UTC), datetime(2026, 11, 24, tzinfo=UTC))
     observation = Observation(
@@ -37,9 +37,15 @@ def test_a_violation_message_carries_id_values_threshold_window_samples_worst_an
         "2026-11-17T00:00:00Z .. 2026-11-24T00:00:00Z",
         "samples:   40320",
         'error_code="validation"',
-        "sum(increase(x[7d]))",
+        "1 queries: -v shows them",
     ):
         assert expected in text
+    # The violation comes first (a JUnit message that starts with the requirement reads like a pass) ...
+    assert text.splitlines()[0] == "[retry.wasted_below_5pct] 5.1 % is not below 5 %"
+    assert text.splitlines()[1].startswith("  requirement: ")
+    # ... and the queries, always in gate-results.json and gate.html, are printed with -v.
+    assert "sum(increase(x[7d]))" not in text
+    assert "query @ 2026-11-24T00:00:00Z: sum(increase(x[7d]))" in observation.message(criterion, queries=True)
     assert caught.value.criterion_id == "retry.wasted_below_5pct"
 
 
