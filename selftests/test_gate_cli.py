@@ -85,6 +85,15 @@ def test_an_unknown_key_in_the_environment_file_exits_4_naming_file_and_field(
     assert_usage_error(run, str(env_file), "prometheus.scrape_intervall")
 
 
+def test_an_environment_without_a_component_the_contract_requires_exits_4_naming_both_files(
+    pytester: pytest.Pytester,
+) -> None:
+    document = valid_environment()
+    del document["components"]["worker"]
+    run, env_file = run_with_environment(pytester, yaml.safe_dump(document))
+    assert_usage_error(run, str(env_file), "components: missing worker", "contract.yaml")
+
+
 def test_a_prometheus_url_that_is_not_a_url_exits_4_naming_the_field(pytester: pytest.Pytester) -> None:
     document = valid_environment()
     document["prometheus"]["url"] = "prometheus.internal:9090"

@@ -92,7 +92,10 @@ def test_a_bad_command_line_window_names_the_option_and_the_forms() -> None:
         (("end: 2026-11-17T00:00:00Z}", "end: 2026-11-01T00:00:00Z}"), "windows.baseline"),
         (("start: 2026-11-17T00:00:00Z", "start: 2026-11-17T00:00:00"), "has no UTC offset"),
         (("scrape_interval: 15s", "scrape_interval: often"), "prometheus.scrape_interval"),
-        (("  worker:  {metrics_url: http://127.0.0.1:9092/metrics, job: worker}\n", ""), "missing worker"),
+        (("components:\n  router:  {metrics_url: http://127.0.0.1:9001/metrics, job: router}\n"
+          "  gateway: {metrics_url: http://127.0.0.1:3001/metrics, job: gateway}\n"
+          "  worker:  {metrics_url: http://127.0.0.1:9092/metrics, job: worker}\n", "components: {}\n"),
+         "at least one component"),
         (("scrape_interval: 15s", "scrape_interval: 15s\n  selector: 'env=\"prod\" cluster'"), "prometheus.selector"),
         (("scrape_interval: 15s", "scrape_interval: 15s\n  selector: {job: router}"), "the gate chooses job"),
         (("scrape_interval: 15s", "scrape_interval: 15s\n  selector: {env: [prod]}"), "must be a string"),
