@@ -6,10 +6,11 @@ warnings) as evidence.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,16 +71,23 @@ class GateContext:
         if isinstance(self._ready, EvaluationError):
             raise self._ready
 
-    def scrape(self, component: str) -> Scrape:
-        """The component's /metrics, fetched once per run and shared by the checks."""
-        if component not in self._scrapes:
+    def endpoints(self, component: str | None = None) -> list[str]:
+        """Every /metrics endpoint (of one component): the component's name, or `component[name]` for each of
+        the URLs of a component that lists several (one per track or instance)."""
+        return [f"{name}[{which}]" if which else name for name, settings in self.environment.components.items()
+                if component in (None, name) for which in settings.urls]
+
+    def scrape(self, endpoint: str) -> Scrape:
+        """An endpoint's /metrics (see endpoints()), fetched once per run and shared by the checks."""
+        if endpoint not in self._scrapes:
+            component, _, which = endpoint.partition("[")
             settings = self.environment.components[component]
             try:
-                self._scrapes[component] = fetch(component, settings.metrics_url, settings.timeout,
-                                                 limit=settings.max_bytes, budget=self.budget)
+                self._scrapes[endpoint] = fetch(endpoint, settings.urls[which.rstrip("]")], settings.timeout,
+                                                limit=settings.max_bytes, budget=self.budget)
             except ScrapeFailed as exc:
-                self._scrapes[component] = exc
-        cached = self._scrapes[component]
+                self._scrapes[endpoint] = exc
+        cached = self._scrapes[endpoint]
         if isinstance(cached, ScrapeFailed):
             raise cached
         return cached
@@ -90,6 +98,13 @@ class GateContext:
         if not result.ok:
             raise ScrapeFailed(f"{component} metrics endpoint {result.url} answered HTTP {result.status}")
         return result
+
+    def judging(self, environment: Environment) -> GateContext:
+        """The same run (budget, scrapes, Prometheus) judging another view of the environment, e.g. the whole
+        fleet instead of the canary track."""
+        other = copy.copy(self)
+        other.environment = environment
+        return other
 
     def probe(self) -> Probe:
         self.ensure_prometheus()
@@ -104,15 +119,20 @@ class Probe:
         self.results: list[QueryResult] = []
         self.raw_samples = 0
 
-    def at(self, query: str, moment: datetime) -> QueryResult:
-        """The query, scoped to the environment (see promql.Scope), evaluated at `moment`."""
-        result = self.context.prometheus.query(self.scope(query), moment)
+    def at(self, query: str, moment: datetime, *, track: Sequence[promql.LabelMatcher] = ()) -> QueryResult:
+        """The query, scoped to the environment (see promql.Scope) and to a track's matchers, evaluated at
+        `moment`."""
+        result = self.context.prometheus.query(self.scope(query, track=track), moment)
         self.results.append(result)
         return result
 
-    def scope(self, query: str, *, window: str = promql.WINDOW) -> str:
+    def scope(self, query: str, *, window: str = promql.WINDOW, track: Sequence[promql.LabelMatcher] = ()) -> str:
+        scope = self.context.scope
+        if track:
+            # A track's matchers select the components' series of that track (Prometheus' own series keep theirs).
+            scope = replace(scope, selector=(*scope.selector, *track))
         try:
-            return self.context.scope.apply(query, window=window)
+            return scope.apply(query, window=window)
         except promql.PromQLError as exc:
             raise EvaluationError(f"cannot scope the query to the environment: {exc}") from None
 
@@ -124,7 +144,7 @@ class Probe:
         increase() for series that reset inside the window)."""
         aggregate = promql.sum_of_increase(template)
         if aggregate is None or until is not None:
-            return self.at(expand(template, window.seconds), until or window.end)
+            return self.at(expand(template, window.seconds), until or window.end, track=window.matchers)
         mode, keys = aggregate.mode, aggregate.labels
         groups: dict[tuple[tuple[str, str], ...], float] = {}
         for series_labels, value in self.increases(aggregate.selector, window):
@@ -136,7 +156,7 @@ class Probe:
                 key = ()
             groups[key] = groups.get(key, 0.0) + value
         series = tuple(Series(dict(key), value) for key, value in groups.items())
-        shown = self.scope(template, window=format_duration(window.seconds))
+        shown = self.scope(template, window=format_duration(window.seconds), track=window.matchers)
         return QueryResult(f"{shown} (exact window increase)", window.end, series, ())
 
     def increases(self, selector: str, window: Window) -> list[tuple[dict[str, str], float]]:
@@ -145,9 +165,9 @@ class Probe:
         that reset inside it (a restart, a re-created child: rare) are walked here, from the last sample
         before the window (looked for over one window length), a drop counting as a restart from 0."""
         w = format_duration(window.seconds)
-        exact = self.at(exact_increase(selector, w), window.end)
+        exact = self.at(exact_increase(selector, w), window.end, track=window.matchers)
         found = [(dict(s.labels), s.value) for s in exact.series]
-        resets = self.at(f"resets({selector}[{w}]) > 0", window.end).series
+        resets = self.at(f"resets({selector}[{w}]) > 0", window.end, track=window.matchers).series
         if not resets:
             return found
         start, end = window.start.timestamp(), window.end.timestamp()
@@ -166,7 +186,7 @@ class Probe:
         """The raw samples of `selector` in the window, plus `before` seconds ahead of its start; kept as
         evidence by their query and counts (not every sample)."""
         seconds = window.seconds + before
-        selector = self.scope(selector)
+        selector = self.scope(selector, track=window.matchers)
         series, warnings = self.context.prometheus.samples(selector, seconds, window.end)
         count = sum(len(s.points) for s in series)
         # Evidence: one row per series with its number of samples (a week of raw samples is too much to keep).

@@ -244,12 +244,16 @@ class LatencyIncrease(_Criterion):
     histograms: tuple[str, ...] = Field(description="Latency histograms, base names.")
     quantiles: tuple[float, ...] = Field(description="Quantiles compared, e.g. 0.5, 0.95, 0.99.")
     max_increase: float = Field(description="candidate / baseline - 1 must be below this.")
+    min_samples: int = Field(200, ge=1, description="Between tracks (a canary against the stable track): fewer "
+                             "observations than this on either track is INCONCLUSIVE, whatever the interval says.")
 
 
 class Throughput(_Criterion):
     kind: Literal["throughput"]
     counters: tuple[str, ...] = Field(description="Counters whose per-second increase is compared.")
     tolerance: float = Field(0.02, ge=0, lt=1, description="Allowed drop below the baseline.")
+    min_samples: int = Field(200, ge=1, description="Between tracks (a canary against the stable track): fewer "
+                             "observations than this on either track is INCONCLUSIVE, whatever the interval says.")
 
 
 class EndpointLatency(_Criterion):
@@ -267,6 +271,11 @@ class ErrorRatio(_Criterion):
     kind: Literal["error_ratio"]
     tolerance: float = Field(0.05, ge=0, description="Allowed relative rise over the baseline's ratio.")
     ratios: dict[str, RatioQuery] = Field(description="Error ratio per component.")
+    absolute_tolerance: float = Field(0.001, ge=0, lt=1, description="Between tracks: also allowed, in absolute "
+                                      "terms (0.001 = 0.1 percentage points), so that a stable track without "
+                                      "errors does not make a single canary error a proven violation.")
+    min_samples: int = Field(200, ge=1, description="Between tracks (a canary against the stable track): fewer "
+                             "observations than this on either track is INCONCLUSIVE, whatever the interval says.")
 
 
 class PromQLRule(_Criterion):

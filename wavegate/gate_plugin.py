@@ -35,10 +35,10 @@ from wavegate.evidence import (
 from wavegate.margins import most_used, used
 from wavegate.options import OPTIONS, Resolved
 from wavegate.outputs import OutputFolder, unfinished_record
-from wavegate.results import SCHEMA, gate_outcome
+from wavegate.results import SCHEMA, VERDICTS, gate_outcome
 from wavegate.secrets import LogRedaction
 from wavegate.settings import Environment, format_time
-from wavegate.verdicts import CriterionViolated, Observation
+from wavegate.verdicts import CriterionInconclusive, CriterionViolated, Observation
 from wavegate.waivers import NO_WAIVERS, Waivers
 
 DEFAULT_OUTPUT = Path("reports/cp2-wave1-deployment/validation")
@@ -78,6 +78,7 @@ def _not_judged(state: GateState) -> list[str]:
 
 
 BANNER_COLOURS = {"PASSED": "#1e7e34", "FAILED": "#b02a37", "ERROR": "#c05600", "INCOMPLETE": "#6c757d",
+                  "INCONCLUSIVE": "#8a6d00",
                   "REPORT-ONLY": "#5a3e9b"}
 
 
@@ -92,6 +93,25 @@ class Outcome:
     non_blocking: list[dict[str, Any]]
     warnings: list[dict[str, Any]]
     missing: list[str]
+
+
+def describe_comparison(env: Environment) -> str:
+    """The comparison for people: two windows, or the baseline track against the candidate track (and the stage)."""
+    if env.concurrent:
+        text = (f"concurrent: {{{env.candidate.track}}} against {{{env.baseline.track}}} in the same window, "
+                f"{env.confidence * 100:g} % intervals")
+    elif env.tracks:
+        text = f"windows: {{{env.candidate.track}}} in the candidate window against {{{env.baseline.track}}} in the " \
+               f"baseline window, {env.confidence * 100:g} % intervals"
+    else:
+        text = "windows: the baseline window against the candidate window"
+    return f"{text}; {env.describe_stage()}" if env.stage is not None else text
+
+
+def comparison_record(env: Environment) -> dict[str, Any]:
+    return {"mode": env.mode, "baseline_track": env.baseline.track or None,
+            "candidate_track": env.candidate.track or None,
+            "confidence": env.confidence if env.tracks else None, "stage": env.stage}
 
 
 def verdict_line(record: dict[str, Any]) -> str:
@@ -178,6 +198,7 @@ class GatePlugin:
             f"wavegate {__version__}: environment {env.name} ({env.path})",
             f"prometheus: {env.redacted_url}",
             f"windows: {env.baseline.describe()}; {env.candidate.describe()}",
+            f"comparison: {describe_comparison(env)}",
             f"criteria: {state.criteria.path} ({len(state.criteria.items)} criteria)",
             "reproduce: " + self.reproduce(),
         ]
@@ -252,6 +273,10 @@ class GatePlugin:
             if report.passed:
                 record["verdict"] = "passed"
                 record["message"] = observation.summary if observation else "passed"
+            elif excinfo is not None and isinstance(excinfo.value, CriterionInconclusive):
+                # Too little data to tell yet: never a pass, and not a proven violation either.
+                record["verdict"] = "inconclusive"
+                record["message"] = str(excinfo.value)
             elif excinfo is not None and isinstance(excinfo.value, AssertionError):
                 # CriterionViolated, or a plain assertion in a gate test: the criterion does not hold.
                 record["verdict"] = "failed"
@@ -271,7 +296,7 @@ class GatePlugin:
                 report.outcome = "skipped"
                 report.wasxfail = f"{record['non_blocking']}: {record['non_blocking_reason']}"
                 report.wavegate_non_blocking = record["non_blocking"]
-            if excinfo is not None and isinstance(excinfo.value, GateError | CriterionViolated):
+            if excinfo is not None and isinstance(excinfo.value, GateError | CriterionViolated | CriterionInconclusive):
                 # The message says everything a reader needs; the gate's own traceback would only hide it.
                 report.longrepr = record["message"]
             shown = dict(report.user_properties)
@@ -327,6 +352,7 @@ class GatePlugin:
             "Prometheus": env.redacted_url,
             "Baseline window": env.baseline.describe(),
             "Candidate window": env.candidate.describe(),
+            "Comparison": describe_comparison(env),
             "Criteria": str(state.criteria.path),
         })
 
@@ -357,7 +383,7 @@ class GatePlugin:
             f'margin:8px 0 16px 0"><div style="font-size:26px;font-weight:bold">Gate: {escape(outcome.banner)} '
             f'(exit {outcome.exit_code})</div><ul style="margin:6px 0 0 0">{items}</ul>'
             f'<div style="margin-top:6px">environment {escape(env.name)}, {escape(env.baseline.describe())}, '
-            f"{escape(env.candidate.describe())}</div></div>"
+            f"{escape(env.candidate.describe())}; {escape(describe_comparison(env))}</div></div>"
             # pytest-html puts the summary below its environment table: the status goes above everything.
             '<script>document.body.prepend(document.getElementById("wavegate-status"))</script>')
 
@@ -390,6 +416,8 @@ class GatePlugin:
         # A check that could not evaluate in the test body is an ERROR, as it is in setup: not a failed criterion.
         if report.when == "call" and getattr(report, "wavegate_verdict", None) == "error":
             return "error", "E", "ERROR"
+        if report.when == "call" and getattr(report, "wavegate_verdict", None) == "inconclusive":
+            return "inconclusive", "I", "INCONCLUSIVE"
         return None
 
     def outcome(self) -> Outcome:
@@ -399,7 +427,7 @@ class GatePlugin:
         missing = _not_judged(state)
         status, would = gate_outcome(records, missing)
         code, banner = would, status.upper()
-        if state.report_only and would in (1, 6):
+        if state.report_only and would in (1, 6, 7):
             # Report-only forgives what was judged, not what was left out: an incomplete selection stays 5.
             code, banner = (5, "INCOMPLETE") if missing else (0, "REPORT-ONLY")
         return Outcome(
@@ -439,6 +467,7 @@ class GatePlugin:
         for record in state.records.values():
             write(verdict_line(record))
         outcome = self.outcome()
+        env = state.environment
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             write(f"gate: INCOMPLETE (stopped by {state.stopped_by or 'SIGINT'}; {len(outcome.missing)} selected "
                   f"criteria not judged); results: {state.output / 'gate-results.json'}")
@@ -450,7 +479,9 @@ class GatePlugin:
                   "longer applies")
         if outcome.report_only and outcome.blocked_by:
             write(f"REPORT-ONLY: would have blocked (exit {outcome.would_exit}): {', '.join(outcome.blocked_by)}")
-        write(f"gate: {outcome.banner} (exit {outcome.exit_code}); results: {state.output / 'gate-results.json'}")
+        stage = f" at {env.describe_stage()}" if env.stage is not None else ""
+        results = state.output / "gate-results.json"
+        write(f"gate: {outcome.banner}{stage} (exit {outcome.exit_code}); results: {results}")
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -467,7 +498,7 @@ class GatePlugin:
                 f"{len(records) + len(missing)} selected criteria; re-run the gate for a verdict",
                 environment=env.name, finished_at=format_time(datetime.now(UTC)),
                 windows={"baseline": env.baseline.as_dict(), "candidate": env.candidate.as_dict()},
-                summary={v: sum(1 for r in records if r["verdict"] == v) for v in ("passed", "failed", "error")},
+                summary={v: sum(1 for r in records if r["verdict"] == v) for v in VERDICTS},
                 not_judged=missing, criteria=records))
             return
         outcome = self.outcome()
@@ -492,10 +523,12 @@ class GatePlugin:
             "criteria_file": str(state.criteria.path),
             "prometheus_url": env.redacted_url,
             "windows": {"baseline": env.baseline.as_dict(), "candidate": env.candidate.as_dict()},
+            "comparison": comparison_record(env),
+            "stage": env.stage,
             "phases": env.phases,
             "started_at": format_time(state.started),
             "finished_at": format_time(datetime.now(UTC)),
-            "summary": {v: sum(1 for r in records if r["verdict"] == v) for v in ("passed", "failed", "error")},
+            "summary": {v: sum(1 for r in records if r["verdict"] == v) for v in VERDICTS},
             "areas": list(state.areas) or None,
             "not_judged": missing,
             "outputs": {"html": "gate.html", "junit": "junit.xml", "allure": "allure-results"},

@@ -4,7 +4,8 @@ Defined per kind from the gate's own numbers (a measurement's value, threshold a
 the distance from the ideal to the threshold that the value covered: 0 at the ideal, 1 on the line, above 1
 beyond it. Examples: router p99 +4.87 % against a +5 % limit used 97 %; 99.93 % uptime against 99.9 % used
 70 % of the downtime budget; a throughput floor of 95 % of the baseline, met at 98 %, used 40 %.
-Kinds with a yes/no threshold (a status code, "no restarts", "every target up") have no margin.
+Kinds with a yes/no threshold (a status code, "no restarts", "every target up") have no margin, nor has a
+measurement judged by a confidence interval between tracks (its interval says how close it came).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def used(criterion: Any, measurement: Measurement) -> float | None:
 
 
 def _share(criterion: Any, measurement: Measurement) -> float | None:
+    if measurement.interval is not None:
+        return None  # judged by an interval between tracks: INCONCLUSIVE, not a margin, says it was close
     kind = criterion.kind
     ideal_spec = IDEAL.get(kind)
     value, threshold = measurement.value, measurement.threshold

@@ -12,6 +12,8 @@ ini key (pytest's conventions; that precedence). The gate is active only when on
 | --area          | WAVEGATE_AREA          | wavegate_area          |
 | --waivers       | WAVEGATE_WAIVERS       | wavegate_waivers       |
 | --report-only   | WAVEGATE_REPORT_ONLY   | wavegate_report_only   |
+| --comparison    | WAVEGATE_COMPARISON    | wavegate_comparison    |
+| --stage         | WAVEGATE_STAGE         | wavegate_stage         |
 
 A relative path is relative to where it was written: the current folder for the command line and a variable,
 the ini file's folder for an ini key.
@@ -63,6 +65,11 @@ OPTIONS = (
                "(a waived failure does not block; an error is never waived).", path=True),
     GateOption("report_only", "", "Judge and report everything but never block: exit 0 instead of 1 or 6 "
                "(a configuration error is still 4); every output lists what would have blocked.", switch=True),
+    GateOption("comparison", "MODE", "windows (the baseline window against the candidate window) or concurrent (the "
+               "baseline track against the candidate track, both in the candidate window; the tracks' label "
+               "matchers are the environment file's comparison.baseline / comparison.candidate)."),
+    GateOption("stage", "PERCENT", "The rollout stage being judged (the canary's share of traffic, e.g. 10, 50, "
+               "100); named in every output."),
 )
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 BY_DEST = {option.dest: option for option in OPTIONS}

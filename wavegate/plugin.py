@@ -97,7 +97,18 @@ def _load_state(config: pytest.Config, options: Resolved) -> GateState:
     env_path, env_name = _environment_path(config, options)
     windows = {name: parse_window_option(name, text) for name in ("baseline", "candidate")
                if (text := options[name])}
-    environment = load_environment(env_path, name=env_name, **windows)  # type: ignore[arg-type]
+    mode = options["comparison"]
+    if mode is not None and mode not in ("windows", "concurrent"):
+        raise ConfigError(f"{options.source('comparison')}={mode}: write windows or concurrent")
+    stage = None
+    if options["stage"] is not None:
+        try:
+            stage = float(str(options["stage"]).strip().rstrip("%"))
+        except ValueError:
+            raise ConfigError(f"{options.source('stage')}={options['stage']}: write the canary's share of the "
+                              "traffic in percent, e.g. 10") from None
+    environment = load_environment(env_path, name=env_name, mode=mode, stage=stage,
+                                   **windows)  # type: ignore[arg-type]
     criteria_option = options["criteria"]
     criteria_path = Path(criteria_option) if criteria_option else default_criteria_path(Path(config.rootpath))
     criteria = load_criteria(criteria_path)

@@ -15,11 +15,14 @@ from typing import Any
 
 SCHEMA = 1
 EXIT_PASSED, EXIT_VIOLATED, EXIT_USAGE, EXIT_NO_TESTS, EXIT_NOT_EVALUATED = 0, 1, 4, 5, 6
+EXIT_INCONCLUSIVE = 7
+VERDICTS = ("passed", "failed", "error", "inconclusive")
 
 
 def gate_status(records: list[dict[str, Any]], not_judged: list[str] | None = None) -> tuple[str, int]:
-    """Overall status and exit code: a violation beats an evaluation error, which beats a partial run;
-    nothing judged, or only some of the selected criteria, is not a pass."""
+    """Overall status and exit code: a violation (1) beats an evaluation error (6), which beats too little data
+    to tell (inconclusive, 7), which beats a partial run (5); nothing judged, or only some of the selected
+    criteria, is not a pass."""
     verdicts = [r["verdict"] for r in records]
     if not verdicts:
         return "error", EXIT_NO_TESTS
@@ -27,6 +30,8 @@ def gate_status(records: list[dict[str, Any]], not_judged: list[str] | None = No
         return "failed", EXIT_VIOLATED
     if "error" in verdicts:
         return "error", EXIT_NOT_EVALUATED
+    if "inconclusive" in verdicts:
+        return "inconclusive", EXIT_INCONCLUSIVE
     if not_judged:
         return "incomplete", EXIT_NO_TESTS
     return "passed", EXIT_PASSED

@@ -27,7 +27,7 @@ def secret_values(environment: Environment) -> list[str]:
     if settings.basic_auth:
         values.append(os.environ.get(settings.basic_auth.password_env))
     values += list(settings.headers.values())
-    for url in [settings.url, *(c.metrics_url for c in environment.components.values())]:
+    for url in [settings.url, *(url for c in environment.components.values() for url in c.urls.values())]:
         parts = urlsplit(url)
         values += [parts.password, unquote(parts.password or "") or None]
         values += [value for _, value in parse_qsl(parts.query)]

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
@@ -77,11 +77,13 @@ def format_time(moment: datetime) -> str:
 
 @dataclass(frozen=True)
 class Window:
-    """A resolved, absolute time window; queries over it run at `end` with range `seconds`."""
+    """A resolved, absolute time window; queries over it run at `end` with range `seconds`. A track's window also
+    carries the track's label matchers, added to every selector of the components' metrics."""
 
     name: str
     start: datetime
     end: datetime
+    matchers: tuple[LabelMatcher, ...] = ()
 
     @property
     def seconds(self) -> float:
@@ -92,11 +94,21 @@ class Window:
         """The window's length as a PromQL range, e.g. `7d`."""
         return format_duration(self.seconds)
 
+    @property
+    def track(self) -> str:
+        """The track's matchers as written in PromQL (`track="canary"`), or "" for every series."""
+        return ", ".join(m.render() for m in self.matchers)
+
     def describe(self) -> str:
-        return f"{self.name} {format_time(self.start)} .. {format_time(self.end)} ({self.range})"
+        shown = f" {{{self.track}}}" if self.matchers else ""
+        return f"{self.name}{shown} {format_time(self.start)} .. {format_time(self.end)} ({self.range})"
 
     def as_dict(self) -> dict[str, object]:
-        return {"start": format_time(self.start), "end": format_time(self.end), "seconds": self.seconds}
+        found: dict[str, object] = {"start": format_time(self.start), "end": format_time(self.end),
+                                    "seconds": self.seconds}
+        if self.matchers:
+            found["track"] = self.track
+        return found
 
 
 class _Strict(BaseModel):
@@ -178,7 +190,11 @@ def _selector(value: object) -> tuple[LabelMatcher, ...]:
     return matchers
 
 
-Selector = Annotated[tuple[LabelMatcher, ...], BeforeValidator(_selector)]
+_SELECTOR_SCHEMA = {"anyOf": [{"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
+                              {"type": "string"}],
+                    "description": "Label matchers: a mapping ({env: prod}, equality) or PromQL matchers as a string "
+                                   "('env=\"prod\", cluster=~\"eu-.*\"')."}
+Selector = Annotated[tuple[LabelMatcher, ...], BeforeValidator(_selector), WithJsonSchema(_SELECTOR_SCHEMA)]
 
 
 class PrometheusSettings(_Strict):
@@ -205,7 +221,9 @@ class PrometheusSettings(_Strict):
 
 
 class ComponentSettings(_Strict):
-    metrics_url: str = Field(description="The component's Prometheus /metrics URL.")
+    metrics_url: str | dict[str, str] = Field(
+        description="The component's Prometheus /metrics URL, or several by name (one per track or instance, e.g. "
+        "{stable: http://…/metrics, canary: http://…/metrics}): each one is checked.")
     job: str = Field(description="The Prometheus scrape job of the component.")
     timeout: Duration = Field(10.0, description="Deadline of one whole scrape of metrics_url.")
     max_bytes: int = Field(128 << 20, gt=0, description="Largest /metrics body read (bytes); a bigger one fails "
@@ -213,8 +231,43 @@ class ComponentSettings(_Strict):
 
     @field_validator("metrics_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str | dict[str, str]) -> str | dict[str, str]:
+        if isinstance(value, dict):
+            if not value:
+                raise ValueError("name at least one URL")
+            for name, url in value.items():
+                if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+                    raise ValueError(f"{name!r}: name each URL with letters, digits, _ . or - (e.g. stable, canary)")
+                _check_http_url(url)
+            return value
         return _check_http_url(value)
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """The /metrics URLs by name; one unnamed URL is named ""."""
+        return dict(self.metrics_url) if isinstance(self.metrics_url, dict) else {"": self.metrics_url}
+
+
+class Comparison(_Strict):
+    """What is compared with what: two time windows (the default), or two tracks in one window."""
+
+    mode: Literal["windows", "concurrent"] = Field(
+        "windows", description="windows: the baseline window against the candidate window (every series of the "
+        "environment in each). concurrent: one window, the baseline track (stable) against the candidate track "
+        "(canary), told apart by the label matchers below.")
+    baseline: Selector = Field((), description="Label matchers of the baseline (stable) track, e.g. {track: stable}.")
+    candidate: Selector = Field((), description="Label matchers of the candidate (canary) track, e.g. {track: canary}.")
+    confidence: float = Field(0.95, ge=0.5, lt=1.0, description="Confidence of the intervals that judge the "
+                                                                 "relative criteria between tracks.")
+
+    @model_validator(mode="after")
+    def _tracks(self) -> Comparison:
+        if self.mode == "concurrent" and (not self.baseline or not self.candidate):
+            raise ValueError("mode concurrent needs the label matchers of both tracks: baseline: {track: stable} "
+                             "and candidate: {track: canary}")
+        if self.baseline and self.baseline == self.candidate:
+            raise ValueError("baseline and candidate name the same series; the canary would be compared with itself")
+        return self
 
 
 class ReportSettings(_Strict):
@@ -230,6 +283,8 @@ class EnvironmentModel(_Strict):
     prometheus: PrometheusSettings = Field(description="Where to query history.")
     components: dict[str, ComponentSettings] = Field(description="router, gateway and worker endpoints.")
     windows: Windows | None = Field(None, description="Baseline and candidate windows.")
+    comparison: Comparison = Field(default_factory=lambda: Comparison.model_validate({}),
+                                   description="Two windows (default) or two tracks in one window (a canary).")
     windows_file: Path | None = Field(
         None, description="JSON state file with `windows` (written by run_cp1_profile.sh); overrides `windows`."
     )
@@ -260,6 +315,30 @@ class Environment:
     baseline: Window
     candidate: Window
     phases: dict[str, Any] | None = None  # what the windows_file says ran in each window (flags, regression)
+    mode: str = "windows"  # windows, or concurrent: both tracks in the candidate window
+    stage: float | None = None  # the rollout stage (percent of traffic on the candidate), when one is named
+
+    @property
+    def concurrent(self) -> bool:
+        return self.mode == "concurrent"
+
+    @property
+    def tracks(self) -> bool:
+        """Whether baseline and candidate are told apart by label matchers (a canary and a stable track)."""
+        return bool(self.candidate.matchers)
+
+    @property
+    def fleet(self) -> Window:
+        """The candidate window with every series of the environment (both tracks): absolute criteria judge the
+        canary and the whole fleet."""
+        return Window("fleet", self.candidate.start, self.candidate.end)
+
+    @property
+    def confidence(self) -> float:
+        return self.model.comparison.confidence
+
+    def describe_stage(self) -> str:
+        return f"stage {self.stage:g} %" if self.stage is not None else ""
 
     @property
     def prometheus(self) -> PrometheusSettings:
@@ -367,23 +446,38 @@ def load_environment(
     now: datetime | None = None,
     baseline: WindowSpec | None = None,
     candidate: WindowSpec | None = None,
+    mode: str | None = None,
+    stage: float | None = None,
 ) -> Environment:
-    """Load and validate an environment file; command-line windows override the file's."""
+    """Load and validate an environment file; command-line windows (and comparison mode) override the file's."""
     model = read_model(path, "environment file", EnvironmentModel, "prometheus, components and windows")
     windows, phases = model.windows, None
     if model.windows_file is not None:
         windows, phases = _windows_from_state(path, model.windows_file)
     now = now or datetime.now(UTC)
-    chosen_baseline = baseline or (windows.baseline if windows else None)
+    comparison = model.comparison
+    mode = mode or comparison.mode
+    if mode == "concurrent" and not comparison.candidate:
+        raise ConfigError(f"{path}: comparison: --comparison=concurrent needs the label matchers of both tracks in "
+                          "the environment file: comparison: {baseline: {track: stable}, candidate: {track: canary}}")
     chosen_candidate = candidate or (windows.candidate if windows else None)
+    chosen_baseline = chosen_candidate if mode == "concurrent" else baseline or (windows.baseline if windows else None)
     if chosen_baseline is None or chosen_candidate is None:
-        raise ConfigError(
-            f"{path}: windows: no baseline/candidate window; add `windows:` to the file or pass "
+        needed = "--candidate (concurrent mode judges both tracks in it)" if mode == "concurrent" else \
             "--baseline and --candidate"
-        )
+        raise ConfigError(f"{path}: windows: no baseline/candidate window; add `windows:` to the file or pass {needed}")
+    if mode == "concurrent" and baseline is not None:
+        raise ConfigError("--baseline: the concurrent comparison judges both tracks in the candidate window; leave "
+                          "--baseline out, or pass --comparison=windows to compare the stable track's window "
+                          "with the canary's")
     resolved_baseline = chosen_baseline.resolve("baseline", now)
     resolved_candidate = chosen_candidate.resolve("candidate", now)
-    _check_windows(path, resolved_baseline, resolved_candidate, now)
+    resolved_baseline = Window("baseline", resolved_baseline.start, resolved_baseline.end, comparison.baseline)
+    resolved_candidate = Window("candidate", resolved_candidate.start, resolved_candidate.end, comparison.candidate)
+    _check_windows(path, resolved_baseline, resolved_candidate, now, concurrent=mode == "concurrent")
+    if stage is not None and not 0 < stage <= 100:
+        raise ConfigError(f"--stage={stage:g}: the stage is the canary's share of the traffic in percent, "
+                          "more than 0 and at most 100")
     return Environment(
         name=name or path.stem,
         path=path,
@@ -392,13 +486,17 @@ def load_environment(
         candidate=resolved_candidate,
         # Recorded phases describe the recorded windows only; an overridden window drops them.
         phases=phases if baseline is None and candidate is None else None,
+        mode=mode,
+        stage=stage,
     )
 
 
-def _check_windows(path: Path, baseline: Window, candidate: Window, now: datetime) -> None:
-    # Overlapping or swapped windows would compare the candidate with itself and pass every comparison;
-    # a window that has not ended yet would judge data that is still coming in.
-    if baseline.end > candidate.start:
+def _check_windows(path: Path, baseline: Window, candidate: Window, now: datetime, *,
+                   concurrent: bool = False) -> None:
+    # Overlapping or swapped windows would compare the candidate with itself and pass every comparison (two
+    # tracks in one window are told apart by their matchers instead); a window that has not ended yet would
+    # judge data that is still coming in.
+    if not concurrent and baseline.end > candidate.start:
         raise ConfigError(
             f"{path}: windows: the baseline ({baseline.describe()}) must end before the candidate starts "
             f"({candidate.describe()}); for relative windows give the baseline an offset, e.g. "

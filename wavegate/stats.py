@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Literal
 
 Z95 = 1.959963984540054  # two-sided 95 %
@@ -55,3 +56,54 @@ def judge(interval: Interval, limit: float, rule: Literal["at_most", "at_least"]
     if rule == "at_most":
         return PASSED if interval.high <= limit else FAILED if interval.low > limit else INCONCLUSIVE
     return PASSED if interval.low >= limit else FAILED if interval.high < limit else INCONCLUSIVE
+
+
+def z_value(confidence: float) -> float:
+    """The two-sided normal quantile for a confidence level (0.95 -> 1.96)."""
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
+def combination(a: Interval, b: Interval, factor: float = 1.0, offset: float = 0.0) -> Interval:
+    """An interval for a - factor * b - offset from intervals on a and b (MOVER: Zou & Donner 2008, the
+    method behind Newcombe's difference interval, for any linear combination of independent estimates)."""
+    d = a.estimate - factor * b.estimate - offset
+    low = d - math.sqrt((a.estimate - a.low) ** 2 + (factor * (b.high - b.estimate)) ** 2)
+    high = d + math.sqrt((a.high - a.estimate) ** 2 + (factor * (b.estimate - b.low)) ** 2)
+    return Interval(d, low, high)
+
+
+def rate_ratio(count_a: int, exposure_a: float, count_b: int, exposure_b: float, z: float = Z95) -> Interval:
+    """An interval for (count_a / exposure_a) / (count_b / exposure_b), two Poisson rates: given the total, a's
+    share of the counts is binomial, and its Wilson interval maps onto the ratio."""
+    if exposure_a <= 0 or exposure_b <= 0 or count_a + count_b <= 0:
+        raise ValueError("a rate ratio needs positive exposures and at least one count")
+    share = proportion(count_a, count_a + count_b, z)
+    scale = exposure_b / exposure_a
+
+    def ratio(p: float) -> float:
+        return math.inf if p >= 1 else p / (1 - p) * scale
+
+    return Interval(ratio(share.estimate), ratio(share.low), ratio(share.high))
+
+
+def mean_ratio(mean_a: float, variance_a: float, n_a: float, mean_b: float, variance_b: float, n_b: float,
+               z: float = Z95) -> Interval:
+    """An interval for mean_a / mean_b of two independent samples (delta method on the log of the ratio)."""
+    if min(mean_a, mean_b) <= 0 or min(n_a, n_b) < 2:
+        raise ValueError("a ratio of means needs positive means and at least two observations each")
+    spread = math.sqrt(max(variance_a, 0.0) / (n_a * mean_a ** 2) + max(variance_b, 0.0) / (n_b * mean_b ** 2))
+    ratio = mean_a / mean_b
+    return Interval(ratio, ratio * math.exp(-z * spread), ratio * math.exp(z * spread))
+
+
+def more_data(interval: Interval, limit: float) -> float | None:
+    """How many times the data so far would decide an interval that straddles `limit`, if the estimate held and
+    the interval narrowed as 1/sqrt(n): the side that crosses the limit must shrink to the estimate's distance
+    from it. None when the estimate sits on the limit (no amount of data decides it)."""
+    if interval.estimate < limit:
+        width, distance = interval.high - interval.estimate, limit - interval.estimate
+    else:
+        width, distance = interval.estimate - interval.low, interval.estimate - limit
+    if distance <= 1e-12 * max(1.0, abs(limit)) or not math.isfinite(width):
+        return None
+    return max(1.0, (width / distance) ** 2)

@@ -33,14 +33,23 @@ class Measurement:
     baseline: float | None = None
     candidate: float | None = None
     cause: str | None = None
+    # A judgement by a confidence interval (wavegate.stats): its bounds, confidence, method and limit, and the
+    # verdict it gave (passed / failed / inconclusive); `passed` is then True only for passed.
+    interval: dict[str, Any] | None = None
+    verdict: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         def number(value: float | None) -> float | str | None:
             return value if value is None or math.isfinite(value) else str(value)
 
-        return {"key": self.key, "value": number(self.value), "unit": self.unit, "threshold": number(self.threshold),
-                "passed": self.passed, "baseline": number(self.baseline), "candidate": number(self.candidate),
-                "cause": self.cause}
+        found: dict[str, Any] = {"key": self.key, "value": number(self.value), "unit": self.unit,
+                                 "threshold": number(self.threshold),
+                                 "passed": self.passed, "baseline": number(self.baseline),
+                                 "candidate": number(self.candidate), "cause": self.cause}
+        if self.interval is not None:
+            found["interval"] = {k: number(v) if isinstance(v, float) else v for k, v in self.interval.items()}
+            found["verdict"] = self.verdict
+        return found
 
 
 @dataclass
@@ -64,6 +73,9 @@ class Observation:
     no_data: bool = False
     vacuous: bool = False
     measurements: list[Measurement] = field(default_factory=list)
+    # Too little data to tell yet: no violation is certain, but neither is the pass (an interval straddles the
+    # limit, or fewer samples than the criterion's minimum). Never a pass: verdict inconclusive, exit 7.
+    inconclusive: bool = False
 
     def measure(self, key: dict[str, str], value: float | None, **fields: Any) -> Measurement:
         """Record one sub-series' value (with unit, threshold, baseline / candidate and its own verdict)."""
@@ -74,9 +86,9 @@ class Observation:
 
     def fail(self, reason: str) -> None:
         """Mark the observation failed for `reason` (kept first in the details, and the summary if it passed)."""
-        if self.passed:
+        if self.passed or self.inconclusive:
             self.summary = reason
-        self.passed = False
+        self.passed, self.inconclusive = False, False
         self.details.insert(0, reason)
 
     def message(self, criterion: HasIdentity, *, queries: bool = False) -> str:
@@ -146,5 +158,17 @@ class CriterionViolated(AssertionError):
 def assert_criterion_met(criterion: HasIdentity, observation: Observation) -> None:
     """Raise CriterionViolated unless the observation shows the criterion holding."""
     __tracebackhide__ = True
+    if observation.inconclusive and not observation.passed:
+        raise CriterionInconclusive(criterion, observation)
     if not observation.passed:
         raise CriterionViolated(criterion, observation)
+
+
+class CriterionInconclusive(AssertionError):
+    """Too little data to tell whether a criterion holds: not a pass (an AssertionError, so that any pytest run
+    counts it as a failure), reported by the gate as INCONCLUSIVE with exit code 7."""
+
+    def __init__(self, criterion: HasIdentity, observation: Observation) -> None:
+        super().__init__(observation.message(criterion))
+        self.criterion_id = criterion.id
+        self.observation = observation

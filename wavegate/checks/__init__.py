@@ -8,22 +8,76 @@ unreachable, a query error) propagate as EvaluationError and become an ERROR ver
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from wavegate.checks.availability import graceful_degradation, no_restarts, uptime
+from wavegate.checks.availability import graceful_degradation as _graceful_degradation
+from wavegate.checks.availability import no_restarts as _no_restarts
+from wavegate.checks.availability import uptime as _uptime
 from wavegate.checks.common import _le_regex, _saturated
-from wavegate.checks.coverage import endpoints_exported, required_labels, required_metrics
+from wavegate.checks.coverage import endpoints_exported, required_labels
+from wavegate.checks.coverage import required_metrics as _required_metrics
 from wavegate.checks.errors import error_ratio
-from wavegate.checks.generic import promql_rule
+from wavegate.checks.generic import promql_rule as _promql_rule
 from wavegate.checks.integration import rollout_provenance, scrape_success, targets_up
-from wavegate.checks.memory import memory_bound, queue_bound
+from wavegate.checks.memory import memory_bound as _memory_bound
+from wavegate.checks.memory import queue_bound as _queue_bound
 from wavegate.checks.performance import endpoint_latency, latency_increase, throughput
 from wavegate.checks.quality import _detailed, exposition_format, label_cardinality, metric_types
-from wavegate.checks.retry import backoff_growth, ratio_below, retry_success_rate
-from wavegate.checks.timeout import histogram_tail, series_tracked
+from wavegate.checks.retry import backoff_growth as _backoff_growth
+from wavegate.checks.retry import ratio_below as _ratio_below
+from wavegate.checks.retry import retry_success_rate
+from wavegate.checks.timeout import histogram_tail as _histogram_tail
+from wavegate.checks.timeout import series_tracked as _series_tracked
 from wavegate.context import GateContext
 from wavegate.verdicts import Observation
+
+Check = Callable[[Any, GateContext], Observation]
+
+
+def canary_and_fleet(check: Check) -> Check:
+    """An absolute criterion, when the environment tells a canary track from the stable one, holds only when it
+    holds on the canary track and on the whole fleet (both tracks): a canary's violation is not diluted by the
+    stable instances, nor hidden from the fleet. Measurements are keyed by track (canary / fleet)."""
+
+    @functools.wraps(check)
+    def judged(criterion: Any, ctx: GateContext) -> Observation:
+        env = ctx.environment
+        canary = check(criterion, ctx)
+        if not env.tracks or getattr(criterion, "compare", None) is not None:
+            return canary
+        fleet = check(criterion, ctx.judging(replace(env, candidate=env.fleet)))
+        for measurement in canary.measurements:
+            measurement.key = {**measurement.key, "track": "canary"}
+        canary.measurements += [replace(m, key={**m.key, "track": "fleet"}) for m in fleet.measurements]
+        canary.queries += fleet.queries
+        canary.warnings += [w for w in fleet.warnings if w not in canary.warnings]
+        canary.notes.append(f"also judged on the whole fleet ({env.fleet.describe()}): "
+                            f"{'passed' if fleet.passed else 'not passed'}: {fleet.summary}")
+        if not fleet.passed:
+            canary.details += [f"whole fleet: {detail}" for detail in fleet.details]
+            canary.no_data = canary.no_data or fleet.no_data
+            if canary.passed or (canary.inconclusive and not fleet.inconclusive):
+                canary.passed, canary.inconclusive = False, fleet.inconclusive
+                canary.summary = f"whole fleet: {fleet.summary}"
+        return canary
+
+    return judged
+
+
+queue_bound = canary_and_fleet(_queue_bound)
+memory_bound = canary_and_fleet(_memory_bound)
+histogram_tail = canary_and_fleet(_histogram_tail)
+series_tracked = canary_and_fleet(_series_tracked)
+ratio_below = canary_and_fleet(_ratio_below)
+backoff_growth = canary_and_fleet(_backoff_growth)
+uptime = canary_and_fleet(_uptime)
+no_restarts = canary_and_fleet(_no_restarts)
+graceful_degradation = canary_and_fleet(_graceful_degradation)
+required_metrics = canary_and_fleet(_required_metrics)
+promql_rule = canary_and_fleet(_promql_rule)
 
 __all__ = [
     "CHECKS", "evaluate", "preflight", "_detailed", "_le_regex", "_saturated",
@@ -51,11 +105,11 @@ def preflight(kind: str, ctx: GateContext) -> None:
     if kind in _READS_PROMETHEUS:
         ctx.ensure_prometheus()
     if kind in _READS_SCRAPES:
-        for component in ctx.environment.components:
+        for component in ctx.endpoints():
             ctx.scrape_ok(component)
 
 
-CHECKS: dict[str, Callable[[Any, GateContext], Observation]] = {
+CHECKS: dict[str, Check] = {
     "queue_bound": queue_bound,
     "memory_bound": memory_bound,
     "histogram_tail": histogram_tail,

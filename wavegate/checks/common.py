@@ -21,10 +21,18 @@ def _finite(value: float | None) -> TypeGuard[float]:
     return value is not None and math.isfinite(value)
 
 
-def _verdict(observation: Observation, failures: list[str], ok: str) -> Observation:
-    """Fill in the summary from the list of violations (empty = passed); the first violation is the worst
-    offender unless the check named one."""
+def _verdict(observation: Observation, failures: list[str], ok: str, undecided: list[str] | None = None) -> Observation:
+    """Fill in the summary from the list of violations (empty = passed) and of what the data cannot decide yet
+    (no violation, but undecided: INCONCLUSIVE); the first violation is the worst offender unless the check
+    named one."""
+    if undecided and not failures:
+        observation.passed, observation.inconclusive = False, True
+        observation.summary = f"inconclusive: {undecided[0]}"
+        observation.details.extend(undecided)
+        return observation
     observation.details.extend(failures)
+    if undecided:
+        observation.notes.extend(f"also undecided: {text}" for text in undecided)
     if failures and not observation.worst:
         observation.worst = failures[0]
     if failures and observation.passed:
@@ -36,7 +44,8 @@ def _verdict(observation: Observation, failures: list[str], ok: str) -> Observat
     return observation
 
 
-def conclude(observation: Observation, failures: list[str], ok: str, probe: Probe | None = None) -> Observation:
+def conclude(observation: Observation, failures: list[str], ok: str, probe: Probe | None = None,
+             undecided: list[str] | None = None) -> Observation:
     """The one way every check ends: its violations (none = the criterion holds), a measured value that is
     missing or not finite as "no data" (never a pass), the worst offender, and, for a check that queried
     Prometheus, its queries as evidence and the warnings policy."""
@@ -47,7 +56,7 @@ def conclude(observation: Observation, failures: list[str], ok: str, probe: Prob
             observation.no_data = True
             shown = ", ".join(f"{k}={v}" for k, v in measurement.key.items()) or "the value"
             failures.append(f"no data: {shown} is {measurement.value}")
-    _verdict(observation, failures, ok)
+    _verdict(observation, failures, ok, undecided)
     return probe.finish(observation) if probe is not None else observation
 
 
@@ -73,8 +82,9 @@ def _le_regex(bound: float) -> str:
     return pattern.replace("\\", "\\\\")
 
 
-def _samples(probe: Probe, selector: str, window_seconds: float, at: Any) -> int | None:
-    result = probe.at(f"sum(count_over_time({selector}[{format_duration(window_seconds)}]))", at)
+def _samples(probe: Probe, selector: str, window: Window) -> int | None:
+    result = probe.at(f"sum(count_over_time({selector}[{format_duration(window.seconds)}]))", window.end,
+                      track=window.matchers)
     value = result.scalar()
     return int(value) if _finite(value) else None
 
@@ -110,7 +120,8 @@ def _raise_unreachable_unless_violated(unreachable: list[str], failures: list[st
 
 
 def _required_in_scrapes(ctx: GateContext) -> list[tuple[str, str, c.MetricSpec, Scrape]]:
-    return [(component, name, spec, ctx.scrape_ok(component)) for component, name, spec in ctx.contract.required()]
+    return [(endpoint, name, spec, ctx.scrape_ok(endpoint)) for component, name, spec in ctx.contract.required()
+            for endpoint in ctx.endpoints(component)]
 
 
 def _counted(probe: Probe, expression: str, window: Window, obs: Observation) -> float | None:

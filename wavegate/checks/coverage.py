@@ -19,7 +19,7 @@ _FORMAT_NAMES = {"text": "text format 0.0.4", "openmetrics": "OpenMetrics 1.0"}
 def endpoints_exported(criterion: c.EndpointsExported, ctx: GateContext) -> Observation:
     obs = Observation(passed=True, summary="")
     failures, unreachable, observed = [], [], {}
-    for component in ctx.environment.components:
+    for component in ctx.endpoints():
         try:
             scrape = ctx.scrape(component)
         except ScrapeFailed as exc:

@@ -20,7 +20,7 @@ def label_cardinality(criterion: c.LabelCardinality, ctx: GateContext) -> Observ
     failures: list[str] = []
     series_warnings: list[str] = []
     largest: dict[str, int] = {}
-    for component in ctx.environment.components:
+    for component in ctx.endpoints():
         scrape = ctx.scrape_ok(component)
         if scrape.not_an_exposition or not scrape.exposition.families:
             # Nothing to count is not "within limits": the component's cardinality cannot be judged.
@@ -134,7 +134,7 @@ def metric_types(criterion: c.MetricTypes, ctx: GateContext) -> Observation:
 def exposition_format(criterion: c.ExpositionFormat, ctx: GateContext) -> Observation:
     obs = Observation(passed=True, summary="")
     failures, observed = [], {}
-    for component in ctx.environment.components:
+    for component in ctx.endpoints():
         scrape = ctx.scrape_ok(component)
         exposition = scrape.exposition
         findings = lint(exposition)

@@ -99,7 +99,7 @@ def retry_success_rate(criterion: c.RetrySuccessRate, ctx: GateContext) -> Obser
                        "candidate window", probe)
     obs.candidate = obs.observed = candidate.value
     obs.worst = candidate.worst
-    obs.samples = _samples(probe, criterion.gauge, env.candidate.seconds, env.candidate.end)
+    obs.samples = _samples(probe, criterion.gauge, env.candidate)
     failures = []
     threshold = f"> {criterion.minimum:g}"
     if not candidate.value > criterion.minimum:

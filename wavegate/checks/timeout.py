@@ -28,7 +28,7 @@ def histogram_tail(criterion: c.HistogramTail, ctx: GateContext) -> Observation:
     probe, window = ctx.probe(), ctx.environment.candidate
     by_le = _bucket_counts(probe, criterion.histogram, window)
     obs = Observation(passed=True, summary="", unit="observations", window=window)
-    obs.samples = _samples(probe, f"{criterion.histogram}_count", window.seconds, window.end)
+    obs.samples = _samples(probe, f"{criterion.histogram}_count", window)
     total = by_le.get(math.inf)
     if total is None:
         return no_data(obs, f"{criterion.histogram}_bucket has no series in the candidate window", probe)
@@ -78,21 +78,22 @@ def histogram_tail(criterion: c.HistogramTail, ctx: GateContext) -> Observation:
 
 
 def series_tracked(criterion: c.SeriesTracked, ctx: GateContext) -> Observation:
-    scrape = ctx.scrape_ok(criterion.component)
+    scrapes = [ctx.scrape_ok(endpoint) for endpoint in ctx.endpoints(criterion.component)]
     probe, window = ctx.probe(), ctx.environment.candidate
     obs = Observation(passed=True, summary="", window=window)
     failures = []
-    family = scrape.exposition.find(criterion.metric)
-    if family is None:
-        failures.append(f"{scrape.url} does not export {criterion.metric}")
-    else:
+    for scrape in scrapes:
+        family = scrape.exposition.find(criterion.metric)
+        if family is None:
+            failures.append(f"{scrape.url} does not export {criterion.metric}")
+            continue
         missing = [label for label in criterion.labels if label not in family.label_names()]
         if not family.sample_count:
             failures.append(f"{scrape.url} declares {criterion.metric} but exports no series of it")
         elif missing:
             failures.append(f"{scrape.url}: {criterion.metric} lacks label(s) {', '.join(missing)}")
     grouped = probe.over(f"count by ({', '.join(criterion.labels)}) (last_over_time({criterion.metric}[$W]))", window)
-    obs.samples = _samples(probe, criterion.metric, window.seconds, window.end)
+    obs.samples = _samples(probe, criterion.metric, window)
     # A count answering NaN (or nothing) is no series at all.
     counted = [series for series in grouped.series if _finite(series.value) and series.value > 0]
     obs.observed = f"{len(counted)} label combinations in Prometheus"

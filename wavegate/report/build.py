@@ -149,7 +149,7 @@ def _copy_logs(built: Built, options: ReportOptions, root: Path, staging: Path, 
 
 def _endpoint_evidence(built: Built, staging: Path, secrets: list[str]) -> None:
     """Fetch each component's /metrics once, like the spec's `curl` evidence, and keep the answer's head."""
-    for component in ("router", "gateway", "worker"):
+    for component in list(built.inputs.components) or ["router", "gateway", "worker"]:
         url = built.inputs.components.get(component)
         info: dict[str, Any] = {"url": redact_url(url) if url else "not configured"}
         built.endpoints[component] = info

@@ -120,7 +120,8 @@ def load_inputs(results_path: Path, env_name: str | None = None, env_file: Path 
         results=results,
         environment_path=environment_path,
         prometheus=model.prometheus,
-        components={name: c.metrics_url for name, c in model.components.items()},
+        components={f"{name}[{which}]" if which else name: url for name, c in model.components.items()
+                    for which, url in c.urls.items()},
         jobs={name: c.job for name, c in model.components.items()},
         baseline=_window(results_path, "baseline", windows["baseline"]),
         candidate=_window(results_path, "candidate", windows["candidate"]),

@@ -183,10 +183,10 @@ def _observability(doc: Doc, built: Built) -> None:
     for target in built.targets:
         health.setdefault(target["job"], []).append(target["health"])
     rows = []
-    for component in ("router", "gateway", "worker"):
+    for component in list(built.endpoints) or ["router", "gateway", "worker"]:
         info = built.endpoints.get(component, {})
         evidence = artifact_link(built, f"endpoint:{component}", "response head")
-        states = health.get(component)
+        states = health.get(component.partition("[")[0])
         scraped = f"{states.count('up')}/{len(states)} targets up" if states else (
             built.targets_error or "no active target")
         rows.append([component, info.get("url", ""), info.get("result", ""), info.get("families", ""), scraped,
