@@ -6,6 +6,9 @@ One Prometheus holds every world, told apart by a `world` label that each enviro
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -180,3 +183,57 @@ def test_each_tracks_metrics_endpoint_is_checked(tmp_path: Path) -> None:
     finally:
         good.stop()
         broken.stop()
+
+
+def watch(folder: Path, prometheus: PrometheusServer, criteria: Path, world: str, *options: str) -> tuple[int, Path]:
+    (start, _), _ = WORLDS[world]
+    env = environment(folder, prometheus, world)
+    output = folder / f"watch-{world}"
+    gate = ["-p", "no:cacheprovider", f"--rootdir={REPO}", str(REPO / "tests"), f"--env-file={env}",
+            f"--criteria={criteria}", "--stage=10"]
+    argv = [sys.executable, "-m", "wavegate", "watch", f"--since={rfc3339(start)}", "--lag=1s",
+            f"--gate-output={output}", *options, "--", *gate]
+    done = subprocess.run(argv, cwd=folder, capture_output=True, text=True, timeout=300, check=False)
+    assert (output / "watch.json").is_file(), done.stdout + done.stderr
+    return done.returncode, output
+
+
+def test_repeated_measurement_stops_at_the_first_look_on_a_confident_failure(
+        prometheus: PrometheusServer, criteria: Path, tmp_path: Path) -> None:
+    code, output = watch(tmp_path, prometheus, criteria, "regression", "--every=20s", "--for=2m")
+    assert code == 1
+    record = json.loads((output / "watch.json").read_text(encoding="utf-8"))
+    assert record["outcome"] == "failed"
+    assert record["stopped_early"] is True
+    assert [look["exit_code"] for look in record["looks"]] == [1]
+    # seven looks planned (the first at once, then every 20 s for 2 m): each at 1 - 0.05 / 7 confidence
+    assert record["looks_planned"] == 7
+    assert record["confidence_per_look"] == pytest.approx(1 - 0.05 / 7)
+    results = json.loads((output / "gate-results.json").read_text(encoding="utf-8"))
+    assert results["status"] == "failed"
+    assert results["watch"]["decided_by"] == 1
+    assert results["comparison"]["confidence"] == pytest.approx(1 - 0.05 / 7, abs=1e-6)
+    assert (output / "looks" / "1" / "gate-results.json").is_file()
+    assert (output / "gate.html").is_file()
+
+
+def test_repeated_measurement_stays_inconclusive_and_keeps_every_look(
+        prometheus: PrometheusServer, criteria: Path, tmp_path: Path) -> None:
+    code, output = watch(tmp_path, prometheus, criteria, "small", "--every=1s", "--for=3s")
+    assert code == 7
+    record = json.loads((output / "watch.json").read_text(encoding="utf-8"))
+    assert record["outcome"] == "inconclusive"
+    assert record["stopped_early"] is False
+    assert len(record["looks"]) >= 2
+    assert all(look["exit_code"] == 7 for look in record["looks"])
+    for look in record["looks"]:
+        assert (output / look["folder"] / "gate-results.json").is_file()
+    assert json.loads((output / "gate-results.json").read_text(encoding="utf-8"))["status"] == "inconclusive"
+
+
+def test_watch_refuses_the_options_it_sets_itself(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "wavegate", "watch", "--every=1m", "--for=5m", "--",
+                           "--env=rollout", "--candidate=last=5m"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 4
+    assert "--candidate" in done.stderr

@@ -10,6 +10,7 @@ commands:
   check-metrics  check a /metrics exposition (text 0.0.4 or OpenMetrics) like `promtool check metrics`
   summary        a short Markdown verdict from gate-results.json (a CI job summary, a comment, a message)
   schemas        write (or --check) the JSON Schemas of the environment, criteria, contract and waivers files
+  watch          judge a rollout stage repeatedly (--every, --for) until the intervals decide
 """
 
 
@@ -27,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
         from wavegate.editor_schemas import main as schemas
 
         return schemas(args[1:])
+    if args[:1] == ["watch"]:
+        from wavegate.watch import main as watch
+
+        return watch(args[1:])
     print(_USAGE, end="", file=sys.stderr if args[:1] not in (["-h"], ["--help"]) else sys.stdout)
     return 0 if args[:1] in (["-h"], ["--help"]) else 2
 

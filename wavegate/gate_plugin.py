@@ -180,7 +180,14 @@ class GatePlugin:
             kept.append(arg)
         pinned = [f"--env-file={Path(env.path).resolve()}", f"--criteria={Path(state.criteria.path).resolve()}",
                   f"--baseline={format_time(env.baseline.start)}/{format_time(env.baseline.end)}",
-                  f"--candidate={format_time(env.candidate.start)}/{format_time(env.candidate.end)}"]
+                  f"--candidate={format_time(env.candidate.start)}/{format_time(env.candidate.end)}",
+                  f"--comparison={env.mode}"]
+        if env.concurrent:
+            pinned.pop(2)  # both tracks are judged in the candidate window
+        if env.stage is not None:
+            pinned.append(f"--stage={env.stage:g}")
+        if env.tracks:
+            pinned.append(f"--confidence={env.confidence:g}")
         if state.areas:
             pinned.append(f"--area={','.join(state.areas)}")
         if state.options is not None and state.options["gate_output"]:

@@ -14,6 +14,7 @@ ini key (pytest's conventions; that precedence). The gate is active only when on
 | --report-only   | WAVEGATE_REPORT_ONLY   | wavegate_report_only   |
 | --comparison    | WAVEGATE_COMPARISON    | wavegate_comparison    |
 | --stage         | WAVEGATE_STAGE         | wavegate_stage         |
+| --confidence    | WAVEGATE_CONFIDENCE    | wavegate_confidence    |
 
 A relative path is relative to where it was written: the current folder for the command line and a variable,
 the ini file's folder for an ini key.
@@ -70,6 +71,8 @@ OPTIONS = (
                "matchers are the environment file's comparison.baseline / comparison.candidate)."),
     GateOption("stage", "PERCENT", "The rollout stage being judged (the canary's share of traffic, e.g. 10, 50, "
                "100); named in every output."),
+    GateOption("confidence", "LEVEL", "Confidence of the intervals between tracks (default: the environment "
+               "file's comparison.confidence, 0.95); `python -m wavegate watch` raises it for repeated looks."),
 )
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 BY_DEST = {option.dest: option for option in OPTIONS}

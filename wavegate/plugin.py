@@ -107,7 +107,16 @@ def _load_state(config: pytest.Config, options: Resolved) -> GateState:
         except ValueError:
             raise ConfigError(f"{options.source('stage')}={options['stage']}: write the canary's share of the "
                               "traffic in percent, e.g. 10") from None
-    environment = load_environment(env_path, name=env_name, mode=mode, stage=stage,
+    confidence = None
+    if options["confidence"] is not None:
+        try:
+            confidence = float(str(options["confidence"]))
+        except ValueError:
+            confidence = -1.0
+        if not 0.5 <= confidence < 1:
+            raise ConfigError(f"{options.source('confidence')}={options['confidence']}: write a confidence level "
+                              "from 0.5 to below 1, e.g. 0.95")
+    environment = load_environment(env_path, name=env_name, mode=mode, stage=stage, confidence=confidence,
                                    **windows)  # type: ignore[arg-type]
     criteria_option = options["criteria"]
     criteria_path = Path(criteria_option) if criteria_option else default_criteria_path(Path(config.rootpath))

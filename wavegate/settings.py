@@ -448,6 +448,7 @@ def load_environment(
     candidate: WindowSpec | None = None,
     mode: str | None = None,
     stage: float | None = None,
+    confidence: float | None = None,
 ) -> Environment:
     """Load and validate an environment file; command-line windows (and comparison mode) override the file's."""
     model = read_model(path, "environment file", EnvironmentModel, "prometheus, components and windows")
@@ -455,6 +456,8 @@ def load_environment(
     if model.windows_file is not None:
         windows, phases = _windows_from_state(path, model.windows_file)
     now = now or datetime.now(UTC)
+    if confidence is not None:
+        model = model.model_copy(update={"comparison": model.comparison.model_copy(update={"confidence": confidence})})
     comparison = model.comparison
     mode = mode or comparison.mode
     if mode == "concurrent" and not comparison.candidate:
