@@ -20,19 +20,22 @@ from harness import REPO, GateRun, History, MetricsEndpoint, PrometheusServer, c
 from tracks_world import Track, TracksWorld
 
 JUDGED = ("performance.latency_increase", "performance.throughput", "errors.rate_not_higher",
-          "integration.rollout_provenance")
+          "integration.rollout_provenance", "retry.success_rate")
 NOW = float(int(time.time()) // 60 * 60)
 LONG = (NOW - 1800 - 120, NOW - 120)  # 30 minutes
 SHORT = (NOW - 600 - 120, NOW - 120)  # 10 minutes
 
 WORLDS = {
     # stage 10: 90 requests/s on stable, 10 on the canary, for 30 minutes
-    "healthy": (LONG, {"stable": Track(90), "canary": Track(10, wave1=True)}),
-    "regression": (LONG, {"stable": Track(90), "canary": Track(10, latency=1.5, wave1=True)}),
-    # +4 % latency, 1 request/s on the canary for 10 minutes: too little to tell
-    "small": (SHORT, {"stable": Track(9), "canary": Track(1, latency=1.04, wave1=True)}),
+    "healthy": (LONG, {"stable": Track(90), "canary": Track(10, wave1=True, retry_success=0.95)}),
+    "regression": (LONG, {"stable": Track(90), "canary": Track(10, latency=1.5, wave1=True, retry_success=0.95)}),
+    # +4 % latency, 1 request/s on the canary for 10 minutes: too little to tell; retries 85 % of 60 attempts
+    "small": (SHORT, {"stable": Track(9), "canary": Track(1, latency=1.04, wave1=True, retry_success=0.85)}),
     # the canary's flags are off: it is not the Wave 1 build it claims to be
-    "unflagged": (LONG, {"stable": Track(90), "canary": Track(10)}),
+    "unflagged": (LONG, {"stable": Track(90), "canary": Track(10, retry_success=0.95)}),
+    # the stable track exports a retry success rate too, and the canary's is clearly worse
+    "worse_retries": (LONG, {"stable": Track(90, retry_success=0.95), "canary": Track(10, wave1=True,
+                                                                                  retry_success=0.85)}),
 }
 
 
@@ -133,6 +136,16 @@ def test_a_small_regression_with_little_traffic_is_inconclusive_with_how_much_mo
     assert mean["interval"]["low"] < 0.05 < mean["interval"]["high"]
     assert "INCONCLUSIVE" in run.stdout
     assert "gate: INCONCLUSIVE" in run.stdout
+
+
+def test_retry_success_is_decided_by_intervals_between_tracks(runs: dict[str, GateRun]) -> None:
+    assert runs["healthy"].verdict("retry.success_rate") == "passed"
+    small = runs["small"].record("retry.success_rate")
+    assert small["verdict"] == "inconclusive"
+    assert "60 attempts" in small["message"]
+    worse = runs["worse_retries"].record("retry.success_rate")
+    assert worse["verdict"] == "failed"
+    assert "minus the stable track's" in worse["message"]
 
 
 def test_provenance_is_judged_per_track(runs: dict[str, GateRun]) -> None:

@@ -36,6 +36,7 @@ class Track:
     latency: float = 1.0  # every latency multiplied by this
     errors: float = 0.001  # probability that a request fails (gateway 500, router error, worker step error)
     wave1: bool = False
+    retry_success: float | None = None  # the worker's retry success-rate gauge (CP1 does not export one)
 
 
 @dataclass
@@ -103,6 +104,12 @@ def _track_history(history: History, rng: random.Random, name: str, track: Track
         history.add("router_errors_total", router, [(point, counters["router_errors"])])
         history.add("worker_step_executions_total", worker, [(point, counters["steps"])])
         history.add("worker_step_errors_total", worker, [(point, counters["step_errors"])])
+        if track.retry_success is not None:
+            pair = {**worker, "error_code": "timeout", "step_type": "http"}
+            # one retry attempt per ten requests
+            history.add("worker_retry_attempts_total", {**pair, "retryable": "true"},
+                        [(point, math.floor(counters["decisions"] / 10))])
+            history.add("worker_retry_success_rate", pair, [(point, track.retry_success)])
         for job_labels in labels.values():
             history.add("up", job_labels, [(point, 1.0)])
             for flag in WAVE_FLAGS:

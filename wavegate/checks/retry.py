@@ -7,6 +7,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from wavegate import criteria as c
+from wavegate import stats
 from wavegate.checks.common import (
     EPSILON,
     _counted,
@@ -16,6 +17,7 @@ from wavegate.checks.common import (
     conclude,
     no_data,
 )
+from wavegate.checks.tracks import judge_interval
 from wavegate.context import GateContext, Probe
 from wavegate.settings import Window
 from wavegate.verdicts import Observation, render
@@ -100,6 +102,8 @@ def retry_success_rate(criterion: c.RetrySuccessRate, ctx: GateContext) -> Obser
     obs.candidate = obs.observed = candidate.value
     obs.worst = candidate.worst
     obs.samples = _samples(probe, criterion.gauge, env.candidate)
+    if env.tracks:
+        return _success_between_tracks(criterion, ctx, probe, obs, candidate)
     failures = []
     threshold = f"> {criterion.minimum:g}"
     if not candidate.value > criterion.minimum:
@@ -125,6 +129,48 @@ def retry_success_rate(criterion: c.RetrySuccessRate, ctx: GateContext) -> Obser
     obs.measure({"pairs": "weighted mean"}, candidate.value, unit="ratio", threshold=limit, baseline=obs.baseline,
                 candidate=candidate.value, passed=candidate.value > limit)
     return conclude(obs, failures, f"retry success rate {render(candidate.value, 'ratio')}", probe)
+
+
+def _success_between_tracks(criterion: c.RetrySuccessRate, ctx: GateContext, probe: Probe, obs: Observation,
+                            canary: _Rate) -> Observation:
+    """Between tracks the rate is a proportion of attempts (rate x attempts successes): the canary's must be above
+    the minimum, and above the stable track's when that has one, each decided by an interval."""
+    env = ctx.environment
+    z = stats.z_value(env.confidence)
+    common = {"confidence": env.confidence, "min_samples": 1, "seconds": env.candidate.seconds, "noun": "attempts"}
+    successes = round((canary.value or 0.0) * canary.attempts)
+    own = stats.proportion(successes, max(round(canary.attempts), 1), z)
+    failures, undecided = [], []
+    judged = [judge_interval(obs, {"pairs": "weighted mean", "against": "minimum"}, own, criterion.minimum,
+                             "at_least", unit="ratio", what=f"canary retry success rate over {canary.attempts:.6g} "
+                             "attempts", method="Wilson with continuity correction", samples=(canary.attempts,
+                             canary.attempts), candidate=canary.value, **common)]  # type: ignore[arg-type]
+    threshold = f"> {criterion.minimum:g}"
+    if criterion.beat_baseline:
+        stable = _weighted_rate(criterion, probe, env.baseline, obs)
+        if stable.problems:
+            obs.no_data = True
+            failures += stable.problems
+        elif stable.value is None:
+            obs.notes.append("the stable track has no retry success rate (CP1 does not export it): compared with "
+                             "the target only")
+        else:
+            obs.baseline = stable.value
+            threshold += " and > the stable track's"
+            other = stats.proportion(round(stable.value * stable.attempts), max(round(stable.attempts), 1), z)
+            judged.append(judge_interval(
+                obs, {"pairs": "weighted mean", "against": "stable track"}, stats.combination(own, other), 0.0,
+                "at_least", unit="ratio", what=f"canary retry success rate {canary.value:.4g} minus the stable "
+                f"track's {stable.value:.4g}", method="Newcombe difference of Wilson intervals with continuity "
+                "correction", samples=(stable.attempts, canary.attempts), baseline=stable.value,
+                candidate=canary.value, **common))  # type: ignore[arg-type]
+    for outcome in judged:
+        if outcome.verdict == "failed":
+            failures.append(outcome.text)
+        elif outcome.verdict == "inconclusive":
+            undecided.append(outcome.text)
+    obs.threshold = f"{threshold}, by {env.confidence * 100:g} % intervals"
+    return conclude(obs, failures, f"retry success rate {render(canary.value, 'ratio')}", probe, undecided)
 
 
 def ratio_below(criterion: c.RatioBelow, ctx: GateContext) -> Observation:
