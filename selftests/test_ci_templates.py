@@ -69,3 +69,13 @@ def test_an_environment_file_with_a_misspelled_key_fails_its_schema(tmp_path: Pa
     done = _check("--schemafile", str(SCHEMAS / "environment.schema.json"), str(broken))
     assert done.returncode != 0
     assert "scrape_intervall" in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("path", [REPO / "ci" / "github" / "wavegate-stage.yml",
+                                  REPO / "ci" / "gitlab" / "wavegate-rollout.gitlab-ci.yml"], ids=lambda p: p.name)
+def test_each_stage_judges_the_canary_against_the_stable_track_until_the_intervals_decide(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert "python -m wavegate watch" in text
+    assert "--comparison=" in text
+    assert "--stage=" in text
+    assert "--since=" in text

@@ -18,7 +18,7 @@ from typing import Any
 from wavegate.results import CriterionRecord, criterion_records, load_results, unfinished
 
 DEFAULT = Path("reports/cp2-wave1-deployment/validation/gate-results.json")
-ICON = {"passed": "✅", "failed": "❌", "error": "⛔", "incomplete": "⏸️"}
+ICON = {"passed": "✅", "failed": "❌", "error": "⛔", "incomplete": "⏸️", "inconclusive": "❓"}
 
 
 def _cell(text: object) -> str:
@@ -40,7 +40,7 @@ def _margin(record: CriterionRecord) -> str:
 def render(payload: dict[str, Any]) -> str:
     records = criterion_records(payload)
     status = str(payload.get("status", "?"))
-    banner = "REPORT-ONLY" if payload.get("report_only") and payload.get("would_exit_code") in (1, 6) \
+    banner = "REPORT-ONLY" if payload.get("report_only") and payload.get("would_exit_code") in (1, 6, 7) \
         else status.upper()
     why_not = unfinished(payload)
     lines = [f"## {ICON.get(status, '❔')} wavegate: {banner} (exit {payload.get('exit_code', '?')})", ""]
@@ -52,10 +52,16 @@ def render(payload: dict[str, Any]) -> str:
               f"{(windows.get('baseline') or {}).get('end', '?')}, candidate "
               f"{(windows.get('candidate') or {}).get('start', '?')} .. "
               f"{(windows.get('candidate') or {}).get('end', '?')}.", ""]
+    comparison = payload.get("comparison") or {}
+    if comparison.get("candidate_track"):
+        stage = f" at stage {payload['stage']:g} %" if isinstance(payload.get("stage"), int | float) else ""
+        lines += [f"Canary `{{{comparison['candidate_track']}}}` against stable `{{{comparison['baseline_track']}}}` "
+                  f"({comparison.get('mode')}){stage}, {float(comparison.get('confidence') or 0.95) * 100:g} % "
+                  "intervals. INCONCLUSIVE: too little data to tell yet (exit 7), never a pass.", ""]
     blocking = [r for r in records if r.blocks]
     if blocking:
         verb = "Would have blocked (report-only)" if payload.get("report_only") else "Blocks the rollout"
-        lines += [f"**{verb}:**", *(f"- ❌ `{r.id}` — {_culprit(r)}" for r in blocking), ""]
+        lines += [f"**{verb}:**", *(f"- {ICON.get(r.verdict, '❌')} `{r.id}` — {_culprit(r)}" for r in blocking), ""]
     accepted = [r for r in records if r.verdict != "passed" and not r.blocking]
     if accepted:
         lines += ["**Does not block:**",
@@ -70,6 +76,7 @@ def render(payload: dict[str, Any]) -> str:
                   *(f"- `{w.get('criterion')}` expired {w.get('expires')} ({w.get('approver')})" for w in expired), ""]
     summary = payload.get("summary") or {}
     lines += [f"{summary.get('passed', 0)} passed, {summary.get('failed', 0)} failed, {summary.get('error', 0)} error"
+              f"{', ' + str(summary['inconclusive']) + ' inconclusive' if summary.get('inconclusive') else ''}"
               f"{', not judged: ' + ', '.join(payload.get('not_judged') or []) if payload.get('not_judged') else ''}",
               "", "| Criterion | Verdict | Margin used | What the gate saw |", "|---|---|---|---|"]
     for record in sorted(records, key=lambda r: (not r.blocks, r.verdict == "passed", r.id)):
