@@ -77,6 +77,14 @@ class GateContext:
         return [f"{name}[{which}]" if which else name for name, settings in self.environment.components.items()
                 if component in (None, name) for which in settings.urls]
 
+    def candidate_endpoints(self, component: str) -> list[str]:
+        """The component's endpoints of the candidate (canary) track: those named after a value of the candidate
+        track's matchers (`canary` for `track="canary"`), or every endpoint when none is."""
+        every = self.endpoints(component)
+        values = {m.value for m in self.environment.candidate.matchers if m.op == "="}
+        chosen = [e for e in every if e.partition("[")[2].rstrip("]") in values]
+        return chosen or every
+
     def scrape(self, endpoint: str) -> Scrape:
         """An endpoint's /metrics (see endpoints()), fetched once per run and shared by the checks."""
         if endpoint not in self._scrapes:

@@ -38,9 +38,12 @@ Check = Callable[[Any, GateContext], Observation]
 
 
 def canary_and_fleet(check: Check) -> Check:
-    """An absolute criterion, when the environment tells a canary track from the stable one, holds only when it
-    holds on the canary track and on the whole fleet (both tracks): a canary's violation is not diluted by the
-    stable instances, nor hidden from the fleet. Measurements are keyed by track (canary / fleet)."""
+    """A fleet-health criterion (uptime, restarts, memory, your own rules), when the environment tells a canary
+    track from the stable one, holds only when it holds on the canary track and on the whole fleet (both
+    tracks): a canary's violation is not diluted by the stable instances, nor hidden from the fleet.
+    Measurements are keyed by track (canary / fleet). Criteria about Wave 1's own behaviour (wasted retries,
+    timeouts, backoff, queue bounds, required metrics) judge the canary track only: the stable track runs CP1,
+    which lacks that behaviour by design."""
 
     @functools.wraps(check)
     def judged(criterion: Any, ctx: GateContext) -> Observation:
@@ -67,16 +70,16 @@ def canary_and_fleet(check: Check) -> Check:
     return judged
 
 
-queue_bound = canary_and_fleet(_queue_bound)
+queue_bound = _queue_bound
 memory_bound = canary_and_fleet(_memory_bound)
-histogram_tail = canary_and_fleet(_histogram_tail)
-series_tracked = canary_and_fleet(_series_tracked)
-ratio_below = canary_and_fleet(_ratio_below)
-backoff_growth = canary_and_fleet(_backoff_growth)
+histogram_tail = _histogram_tail
+series_tracked = _series_tracked
+ratio_below = _ratio_below
+backoff_growth = _backoff_growth
 uptime = canary_and_fleet(_uptime)
 no_restarts = canary_and_fleet(_no_restarts)
-graceful_degradation = canary_and_fleet(_graceful_degradation)
-required_metrics = canary_and_fleet(_required_metrics)
+graceful_degradation = _graceful_degradation
+required_metrics = _required_metrics
 promql_rule = canary_and_fleet(_promql_rule)
 
 __all__ = [
