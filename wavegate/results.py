@@ -100,6 +100,33 @@ def _number(value: Any) -> float | None:
 
 
 @dataclass(frozen=True)
+class IntervalRecord:
+    """A sub-series judged by a confidence interval (wavegate.stats): the estimate, its bounds at `confidence`,
+    the limit and which side of it passes (`at_most` / `at_least`), the method, and the samples behind it."""
+
+    estimate: float | None
+    low: float | None
+    high: float | None
+    limit: float | None = None
+    rule: str = "at_most"
+    confidence: float | None = None
+    method: str = ""
+    samples: dict[str, float] = field(default_factory=dict)  # baseline / candidate -> observations or requests
+    min_samples: float | None = None
+
+    @classmethod
+    def from_json(cls, raw: Any) -> IntervalRecord | None:
+        if not isinstance(raw, dict):
+            return None
+        samples = raw.get("samples") if isinstance(raw.get("samples"), dict) else {}
+        counted = {str(k): n for k, n in ((k, _number(v)) for k, v in (samples or {}).items()) if n is not None}
+        return cls(estimate=_number(raw.get("estimate")), low=_number(raw.get("low")), high=_number(raw.get("high")),
+                   limit=_number(raw.get("limit")), rule=str(raw.get("rule") or "at_most"),
+                   confidence=_number(raw.get("confidence")), method=str(raw.get("method") or ""),
+                   samples=counted, min_samples=_number(raw.get("min_samples")))
+
+
+@dataclass(frozen=True)
 class MeasurementRecord:
     """One sub-series' number as the gate judged it: its key (component, quantile, pool, job …), value,
     unit, threshold, baseline / candidate and its own verdict (`passed`)."""
@@ -113,16 +140,22 @@ class MeasurementRecord:
     candidate: float | None = None
     cause: str | None = None
     margin_used: float | None = None  # share of the allowed margin used (wavegate.margins); None: no margin
+    # Judged by a confidence interval: the interval, and its own verdict (passed / failed / inconclusive; `passed`
+    # is then None when inconclusive). Both None for a sub-series judged by its value alone.
+    interval: IntervalRecord | None = None
+    verdict: str | None = None
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> MeasurementRecord:
         key = raw.get("key") if isinstance(raw.get("key"), dict) else {}
         passed = raw.get("passed")
+        verdict = raw.get("verdict")
         return cls(key={str(k): str(v) for k, v in (key or {}).items()}, value=_number(raw.get("value")),
                    unit=str(raw.get("unit") or ""), threshold=_number(raw.get("threshold")),
                    passed=passed if isinstance(passed, bool) else None, baseline=_number(raw.get("baseline")),
                    candidate=_number(raw.get("candidate")), cause=raw.get("cause") or None,
-                   margin_used=_number(raw.get("margin_used")))
+                   margin_used=_number(raw.get("margin_used")), interval=IntervalRecord.from_json(raw.get("interval")),
+                   verdict=verdict if verdict in VERDICTS else None)
 
     @property
     def label(self) -> str:

@@ -9,8 +9,13 @@ from wavegate.report import layout
 from wavegate.report.catalogue import GRAPHS, ROWS
 from wavegate.report.document import MAX_LOG_LINES, Doc, anchor
 from wavegate.report.fmt import value
+from wavegate.report.intervals import measurement_verdict, samples_text, threshold_text, value_text
 from wavegate.report.model import Built
+from wavegate.report.rollout_graphs import KEY as ROLLOUT_GRAPH
+from wavegate.report.rollout_graphs import TITLE as ROLLOUT_TITLE
 from wavegate.report.values import measured
+
+_MEASUREMENT_MARK = {"failed": "❌ violated", "passed": "✅", "inconclusive": "❔ inconclusive"}
 
 
 def appendix_a(built: Built) -> str:
@@ -47,12 +52,18 @@ def appendix_a(built: Built) -> str:
         doc.add(f'<a id="{anchor(record.id)}"></a>', f"### {record.id} — {record.verdict}", "",
                 record.description, "")
         if record.measurements:
-            doc.table(["Sub-series", "Value", "Threshold", "Baseline", "Candidate", "Gate"], [
-                [m.label, measured(m, m.value), measured(m, m.threshold) if m.threshold is not None else "",
+            intervals = any(m.interval is not None for m in record.measurements)
+            doc.table(["Sub-series", "Value", "Threshold", "Baseline", "Candidate", "Gate",
+                       *(["Samples"] if intervals else [])], [
+                [m.label, value_text(m), threshold_text(m),
                  measured(m, m.baseline) if m.baseline is not None else "",
                  measured(m, m.candidate) if m.candidate is not None else "",
-                 "❌ violated" if m.passed is False else "✅" if m.passed else ""]
+                 _MEASUREMENT_MARK.get(measurement_verdict(m) or "", ""),
+                 *([samples_text(m.interval)] if intervals else [])]
                 for m in [*record.culprits, *(m for m in record.measurements if m.passed is not False)]])
+            methods = sorted({m.interval.method for m in record.measurements if m.interval and m.interval.method})
+            if methods:
+                doc.add("Intervals: " + "; ".join(methods) + ".", "")
         shown = {k: record.get(k) for k in ("observed", "threshold", "unit", "baseline", "candidate", "window",
                                             "samples", "worst", "details", "notes", "warnings", "cause")}
         doc.add("```json", json.dumps(shown, indent=2, default=str), "```", "")
@@ -110,5 +121,10 @@ def appendix_c(built: Built) -> str:
             doc.add(f"### {graph.title}", "", f"![{graph.title}]({layout.link(path, source)})", "")
         else:
             doc.add(f"### {graph.title}", "", f"*Not drawn: {built.missing.get(f'graph:{graph.key}', '')}.*", "")
+    rollout = built.artifacts.get(f"graph:{ROLLOUT_GRAPH}")  # only with a staged rollout
+    if rollout is not None:
+        doc.add(f"### {ROLLOUT_TITLE}", "", f"![{ROLLOUT_TITLE}]({layout.link(rollout, source)})", "")
+    elif f"graph:{ROLLOUT_GRAPH}" in built.missing:
+        doc.add(f"### {ROLLOUT_TITLE}", "", f"*Not drawn: {built.missing[f'graph:{ROLLOUT_GRAPH}']}.*", "")
     doc.add("Grafana dashboards: none in this deployment.")
     return doc.text()

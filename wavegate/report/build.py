@@ -10,6 +10,7 @@ import csv
 import os
 import shutil
 import tempfile
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -24,19 +25,23 @@ from wavegate.report import layout
 from wavegate.report.bundle import bundle_gate_html, render_allure
 from wavegate.report.catalogue import GRAPHS, IMPROVEMENT_GRAPHS, LATENCY_HISTOGRAMS, ROWS, SCREENSHOT_QUERIES
 from wavegate.report.checklist import checklist_items
-from wavegate.report.collect import collect, graph_step, rate_range, resolve, write_csvs
+from wavegate.report.collect import collect, graph_step, rate_range, resolve, scoped, write_csvs
 from wavegate.report.errors import ArtifactUnavailable, ReportInputError
 from wavegate.report.graphs import GateMarks, draw_all, pyplot
-from wavegate.report.inputs import DEFAULT_RESULTS, Inputs, load_inputs
+from wavegate.report.inputs import DEFAULT_RESULTS, Inputs, load_environment_model, load_inputs
+from wavegate.report.intervals import INCONCLUSIVE, deciding, measurement_verdict
 from wavegate.report.markdown import write_main, write_supporting
 from wavegate.report.model import Built, ReportOptions, ReportOutcome
+from wavegate.report.rollout import DEFAULT_ROLLOUT, Rollout, copy_rollout, load_rollout
+from wavegate.report.rollout_graphs import KEY as ROLLOUT_GRAPH
+from wavegate.report.rollout_graphs import rollout_graph
 from wavegate.report.screenshots import take_screenshots
 from wavegate.report.status import compute_status, tick
-from wavegate.settings import redact_url
+from wavegate.results import MeasurementRecord
+from wavegate.settings import PrometheusSettings, redact_url
 
 
-def _secrets(inputs: Inputs) -> list[str]:
-    settings = inputs.prometheus
+def _secrets(settings: PrometheusSettings) -> list[str]:
     names = [settings.bearer_token_env, settings.basic_auth.password_env if settings.basic_auth else None]
     values = [os.environ.get(n) for n in names if n]
     values += list(settings.headers.values())
@@ -74,15 +79,16 @@ def _queue_limits(built: Built) -> dict[str, float]:
 
 
 def failing_queries(built: Built) -> list[tuple[str, str]]:
-    """The query that decided each failed criterion, as the gate ran it (scoped and expanded), for a screenshot
-    of Prometheus' own graph of the failing metric."""
+    """The query that decided each failed (or inconclusive) criterion, as the gate ran it (scoped and expanded),
+    for a screenshot of Prometheus' own graph of the failing metric."""
     found = []
     for record in built.records:
         queries = [str(q.get("query")) for q in record.queries if q.get("query")]
-        if record.verdict != "failed" or not queries:
+        if record.verdict not in ("failed", INCONCLUSIVE) or not queries:
             continue
         # the query about the culprit (its histogram, job, component ...), else the first the gate ran
-        culprit = record.culprits[0].key.values() if record.culprits else ()
+        worst = deciding(record)
+        culprit = worst.key.values() if worst is not None else ()
         about = [q for q in queries if any(value and value in q for value in culprit)]
         found.append((f"failing_{record.id.replace('.', '_')}", (about or queries)[0]))
     return found
@@ -95,12 +101,12 @@ def gate_marks(built: Built) -> dict[str, GateMarks]:
     marks: dict[str, GateMarks] = {}
     queue = built.record("memory.queue_bounded")
     if queue is not None:
-        marks["queue_depth"] = _marks(queue.id, [(m.key.get("resource_pool", ""), m.threshold, m.passed)
+        marks["queue_depth"] = _marks(queue.id, [(m.key.get("resource_pool", ""), m.threshold, m)
                                                  for m in queue.measurements])
     uptime = built.record("availability.uptime")
     if uptime is not None:
         marks["uptime"] = _marks(uptime.id, [(m.key.get("job", ""), None if m.threshold is None else m.threshold * 100,
-                                             m.passed) for m in uptime.measurements])
+                                             m) for m in uptime.measurements])
     latency = built.record("performance.latency_increase")
     if latency is not None:
         component = {histogram: name for name, histogram in LATENCY_HISTOGRAMS.items()}
@@ -109,15 +115,47 @@ def gate_marks(built: Built) -> dict[str, GateMarks]:
             name, quantile = component.get(m.key.get("histogram", "")), m.key.get("quantile", "")
             if name is None or quantile not in ("0.5", "0.95", "0.99"):
                 continue
-            limit = None if m.baseline is None or m.threshold is None else m.baseline * (1 + m.threshold) * 1000
-            found.append((f"{name} p{round(float(quantile) * 100)}", limit, m.passed))
+            # Judged by an interval, baseline / candidate are shares of observations, not seconds: no line to draw.
+            limit = None if m.baseline is None or m.threshold is None or m.interval is not None \
+                else m.baseline * (1 + m.threshold) * 1000
+            found.append((f"{name} p{round(float(quantile) * 100)}", limit, m))
         marks["latency_percentiles"] = _marks(latency.id, found)
     return marks
 
 
-def _marks(criterion: str, found: list[tuple[str, float | None, bool | None]]) -> GateMarks:
+def _marks(criterion: str, found: list[tuple[str, float | None, MeasurementRecord]]) -> GateMarks:
     return GateMarks(criterion, {legend: limit for legend, limit, _ in found if legend and limit is not None},
-                     frozenset(legend for legend, _, passed in found if passed is False))
+                     frozenset(legend for legend, _, m in found if measurement_verdict(m) == "failed"),
+                     frozenset(legend for legend, _, m in found if measurement_verdict(m) == INCONCLUSIVE))
+
+
+def _load_rollout(options: ReportOptions, root: Path) -> Rollout | None:
+    """--rollout PATH (which must exist), else the rollout scripts/rollout left under the output root, if any."""
+    if options.rollout is not None:
+        return load_rollout(options.rollout)
+    default = root / DEFAULT_ROLLOUT
+    return load_rollout(default) if default.is_file() else None
+
+
+def _rollout_evidence(built: Built, rollout: Rollout, staging: Path, secrets: list[str]) -> None:
+    """Copy the rollout's records and rollback evidence into the bundle, and draw its tracks from Prometheus."""
+    judged = rollout.judged
+    recorded = (judged[0].results or {}).get("environment_file") if judged else None
+    if isinstance(recorded, str) and Path(recorded).is_file():
+        with suppress(ReportInputError):  # the stages' Prometheus may have credentials of its own: never write them
+            secrets = [*secrets, *_secrets(load_environment_model(Path(recorded)).prometheus)]
+
+    def clean(text: str) -> str:
+        return scrub(text, secrets)
+
+    for name, result in copy_rollout(rollout, staging / layout.ROLLOUT, clean).items():
+        built.put(name, result, staging)
+    built.rollout_files = sorted(PurePosixPath(p.relative_to(staging).as_posix())
+                                 for p in (staging / layout.ROLLOUT).rglob("*") if p.is_file())
+    drawn, data = rollout_graph(rollout, staging / layout.GRAPHS, staging / layout.METRICS)
+    built.put(f"graph:{ROLLOUT_GRAPH}", drawn, staging)
+    if data is not None:
+        built.put(f"graph-data:{ROLLOUT_GRAPH}", data, staging)
 
 
 def _copy_logs(built: Built, options: ReportOptions, root: Path, staging: Path, secrets: list[str]) -> None:
@@ -228,7 +266,8 @@ def _install(staging: Path, root: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             os.replace(target, trash / folder.name)
-        os.replace(staging / folder, target)
+        if (staging / folder).exists():
+            os.replace(staging / folder, target)
     for folder in layout.SHARED_DIRS:
         (root / folder).mkdir(parents=True, exist_ok=True)
         for item in sorted((staging / folder).iterdir()):
@@ -250,6 +289,7 @@ def build_report(options: ReportOptions) -> ReportOutcome:
     say = options.progress or (lambda step: None)
     say(f"reading {results}")
     inputs = load_inputs(results, options.env_name, options.env_file)
+    rollout = _load_rollout(options, root)
     try:
         client = PrometheusClient(inputs.prometheus, source=str(inputs.environment_path))
     except ConfigError as exc:
@@ -259,17 +299,18 @@ def build_report(options: ReportOptions) -> ReportOutcome:
     staging = Path(tempfile.mkdtemp(prefix=".wavegate-report-", dir=root))
     try:
         for folder in (*layout.OWNED_DIRS, *layout.SHARED_DIRS, layout.DOCS):
-            (staging / folder).mkdir(parents=True, exist_ok=True)
+            if folder not in layout.ON_DEMAND_DIRS:
+                (staging / folder).mkdir(parents=True, exist_ok=True)
         scrape = inputs.prometheus.scrape_interval
         windows = {"baseline": inputs.baseline, "candidate": inputs.candidate}
         scope = scope_for(inputs.jobs, inputs.prometheus)  # the environment's series, as the gate reads them
         say(f"asking Prometheus at {inputs.prometheus_display_url} for {len(ROWS)} table rows and {len(GRAPHS)} "
             "graphs over both windows")
         collected = collect(client, windows, scope=scope, scrape_interval=scrape)
-        built = Built(inputs, collected, datetime.now(UTC))
+        built = Built(inputs, collected, datetime.now(UTC), rollout=rollout)
         built.unjudged = _unjudged(inputs)
         built.queue_limits = _queue_limits(built)
-        secrets = _secrets(inputs)
+        secrets = _secrets(inputs.prometheus)
         write_csvs(collected, staging / layout.METRICS)
         gate_copy = staging / layout.METRICS / "gate-results.json"
         gate_copy.write_text(scrub(inputs.results_path.read_text(encoding="utf-8"), secrets), encoding="utf-8")
@@ -281,8 +322,8 @@ def build_report(options: ReportOptions) -> ReportOutcome:
         if options.screenshots:
             say(f"taking {len(SCREENSHOT_QUERIES) + 1} Prometheus screenshots with headless Chromium")
             step = graph_step(inputs.candidate, scrape)
-            queries = [(name, scope.apply(resolve(q, inputs.candidate, rate_range(step, scrape), scrape)))
-                       for name, q in SCREENSHOT_QUERIES]
+            queries = [(name, scoped(scope, resolve(q, inputs.candidate, rate_range(step, scrape), scrape),
+                                     inputs.candidate)) for name, q in SCREENSHOT_QUERIES]
             queries += failing_queries(built)
             for name, result in take_screenshots(client, inputs.candidate, queries,
                                                  staging / layout.SCREENSHOTS).items():
@@ -290,6 +331,9 @@ def build_report(options: ReportOptions) -> ReportOutcome:
         else:
             for name in ["prometheus_targets", *(f"query_{n}" for n, _ in SCREENSHOT_QUERIES)]:
                 built.put(f"screenshot:{name}", "not taken: scripts/build_report ran with --skip-screenshots", staging)
+        if rollout is not None:
+            say(f"copying the staged rollout ({rollout.sequence()}) and drawing canary vs stable")
+            _rollout_evidence(built, rollout, staging, secrets)
         say("copying the logs and fetching each /metrics endpoint")
         _copy_logs(built, options, root, staging, secrets)
         _endpoint_evidence(built, staging, secrets)

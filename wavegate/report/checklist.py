@@ -76,5 +76,30 @@ def checklist_items(built: Built | None = None) -> list[Item]:
         Item("Error Analysis", "Error rate breakdown by tenant", (), required=False, why_missing="not produced"),
         Item("Error Analysis", "Error rate breakdown by operation type", _m("errors_worker_by_code"),
              required=False),
+        *_rollout_items(built),
     ]
     return items
+
+
+def _rollout_items(built: Built | None) -> list[Item]:
+    """The spec's artifacts of the deployment itself (rollout metrics, incidents, rollback evidence): optional,
+    and only as a staged rollout recorded them."""
+    rollout = built.rollout if built is not None else None
+    if rollout is None:
+        why = "no staged rollout was recorded (scripts/rollout writes rollout.json; --rollout PATH names one)"
+        return [Item("Rollout", text, (), required=False, why_missing=why) for text in (
+            "Rollout metrics at each stage (10 %, 50 %, 100 %)", "Incident reports (if any)",
+            "Rollback evidence (if needed)")]
+    folder = layout.ROLLOUT
+    stopping = rollout.stopping_stage
+    incident = (str(folder.joinpath(stopping.gate_output, "gate-results.json")),) if stopping is not None else ()
+    rollback = (str(folder.joinpath(rollout.rollback.evidence_name, "rollback.json")),) \
+        if rollout.rollback is not None and rollout.rollback.evidence_name else ()
+    return [
+        Item("Rollout", f"Rollout metrics at each stage ({rollout.sequence()})",
+             (str(folder / "rollout_stages.csv"), str(folder / "rollout_intervals.csv")), required=False),
+        Item("Rollout", "Incident reports (if any)", incident, required=False,
+             why_missing="no incident: every stage passed" if stopping is None else ""),
+        Item("Rollout", "Rollback evidence (if needed)", rollback, required=False,
+             why_missing="no rollback was needed" if rollout.outcome == "promoted" else ""),
+    ]

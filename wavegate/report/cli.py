@@ -19,10 +19,11 @@ from wavegate.report.errors import (
 )
 from wavegate.report.inputs import DEFAULT_RESULTS
 from wavegate.report.model import ReportOptions
+from wavegate.report.rollout import DEFAULT_ROLLOUT
 
 EPILOG = f"""exit codes:
-  {EXIT_WRITTEN}  the report was written (its status — SUCCESSFUL, PARTIAL or FAILED — is printed)
-  {EXIT_BAD_INPUT}  an input is missing or invalid (gate-results.json, the environment file, an option)
+  {EXIT_WRITTEN}  the report was written (its status — SUCCESSFUL, PARTIAL, INCONCLUSIVE or FAILED — is printed)
+  {EXIT_BAD_INPUT}  an input is missing or invalid (gate-results.json, the environment file, rollout.json, an option)
   {EXIT_PROMETHEUS_UNREACHABLE}  Prometheus is unreachable or rejected the report's queries
   {EXIT_TOOL_MISSING}  matplotlib is not installed
 On any non-zero exit nothing is written: an earlier report, if any, stays as it was.
@@ -56,6 +57,10 @@ def parser() -> argparse.ArgumentParser:
                    help="run_cp1_profile.sh's log (default: OUTPUT_ROOT/reports/cp2-wave1-deployment/logs/).")
     p.add_argument("--validate-metrics-log", type=Path, metavar="PATH",
                    help="validate_metrics.sh's log (default: OUTPUT_ROOT/reports/cp2-wave1-deployment/logs/).")
+    p.add_argument("--rollout", type=Path, metavar="PATH",
+                   help="The staged rollout's record, rollout.json from scripts/rollout, for the report's Rollout "
+                        f"section (default: OUTPUT_ROOT/{DEFAULT_ROLLOUT} when it exists; without one the section "
+                        "says that no staged rollout was recorded).")
     return p
 
 
@@ -77,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
     options = ReportOptions(output_root=args.output_root, results=args.results, env_name=args.env,
                             env_file=args.env_file, screenshots=not args.skip_screenshots,
-                            install_tools=not args.no_install, logs=logs, progress=progress)
+                            install_tools=not args.no_install, logs=logs, rollout=args.rollout, progress=progress)
     try:
         outcome = build_report(options)
     except ReportError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -106,7 +106,8 @@ def collect(client: PrometheusClient, windows: dict[str, Window], scrape_interva
         result = RowResult(row)
         for name, window in windows.items():
             step = graph_step(window, scrape_interval)
-            promql = _scoped(scope, row_query(row.promql, window, rate_range(step, scrape_interval), scrape_interval))
+            promql = scoped(scope, row_query(row.promql, window, rate_range(step, scrape_interval), scrape_interval),
+                             window)
             result.queries[name] = promql
             try:
                 answer = client.query(promql, window.end)
@@ -124,8 +125,8 @@ def collect(client: PrometheusClient, windows: dict[str, Window], scrape_interva
             data.step = step
             per: list[tuple[str, RangeSeries]] = []
             for curve in graph.curves:
-                promql = _scoped(scope, resolve(curve.promql, window, rate_range(step, scrape_interval),
-                                                scrape_interval))
+                promql = scoped(scope, resolve(curve.promql, window, rate_range(step, scrape_interval),
+                                                scrape_interval), window)
                 data.queries.setdefault(name, []).append(promql)
                 try:
                     if graph.kind == "distribution":
@@ -146,8 +147,13 @@ def collect(client: PrometheusClient, windows: dict[str, Window], scrape_interva
     return out
 
 
-def _scoped(scope: Scope | None, query: str) -> str:
-    return scope.apply(query) if scope is not None else query
+def scoped(scope: Scope | None, query: str, window: Window | None = None) -> str:
+    if scope is None:
+        return query
+    if window is not None and window.matchers:
+        # A track's window (a concurrent comparison): its matchers select that track's series, as the gate's do.
+        scope = replace(scope, selector=(*scope.selector, *window.matchers))
+    return scope.apply(query)
 
 
 def _number(value: float) -> str:

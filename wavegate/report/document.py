@@ -11,10 +11,11 @@ from wavegate.report import layout
 from wavegate.report.catalogue import GRAPHS, ROWS
 from wavegate.report.fmt import NO_DATA, cell
 from wavegate.report.model import Built
-from wavegate.report.status import FAILED, PARTIAL, SUCCESSFUL
+from wavegate.report.status import FAILED, INCONCLUSIVE, PARTIAL, SUCCESSFUL
 
-STATUS_BADGE = {SUCCESSFUL: "✅ **SUCCESSFUL**", PARTIAL: "⚠ **PARTIAL**", FAILED: "❌ **FAILED**"}
-VERDICT_BADGE = {"passed": "✅ passed", "failed": "❌ failed", "error": "⛔ error"}
+STATUS_BADGE = {SUCCESSFUL: "✅ **SUCCESSFUL**", PARTIAL: "⚠ **PARTIAL**", FAILED: "❌ **FAILED**",
+                INCONCLUSIVE: "❔ **INCONCLUSIVE**"}
+VERDICT_BADGE = {"passed": "✅ passed", "failed": "❌ failed", "error": "⛔ error", "inconclusive": "❔ INCONCLUSIVE"}
 GRAPH_TITLES = {g.key: g.title for g in GRAPHS}
 ROW_BY_KEY = {r.key: r for r in ROWS}
 MAX_LOG_LINES = 400

@@ -5,9 +5,9 @@ from __future__ import annotations
 from wavegate.errors import GateError
 
 EXIT_WRITTEN = 0
-"""The report was written (whatever its status: SUCCESSFUL, PARTIAL or FAILED)."""
+"""The report was written (whatever its status: SUCCESSFUL, PARTIAL, INCONCLUSIVE or FAILED)."""
 EXIT_BAD_INPUT = 2
-"""An input is missing or invalid: gate-results.json, the environment file, a command-line option."""
+"""An input is missing or invalid: gate-results.json, the environment file, rollout.json, a command-line option."""
 EXIT_PROMETHEUS_UNREACHABLE = 3
 """Prometheus did not answer (or rejected the report's queries); nothing was written."""
 EXIT_TOOL_MISSING = 5
@@ -22,7 +22,7 @@ class ReportError(GateError):
 
 
 class ReportInputError(ReportError):
-    """gate-results.json, the environment file or an option is missing or invalid."""
+    """gate-results.json, the environment file, rollout.json or an option is missing or invalid."""
 
     cause = "report_input"
     exit_code = EXIT_BAD_INPUT

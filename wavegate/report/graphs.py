@@ -18,16 +18,19 @@ from wavegate.report.errors import ArtifactUnavailable, ReportToolMissing
 
 WINDOW_STYLE = {"baseline": {"linestyle": "--", "alpha": 0.75}, "candidate": {"linestyle": "-", "alpha": 1.0}}
 VIOLATED = "#d62728"
+UNDECIDED = "#8250df"  # the gate could not tell (INCONCLUSIVE): neither a pass's colour nor a failure's
 
 
 @dataclass(frozen=True)
 class GateMarks:
-    """What the gate judged on a graph's series (by legend): each one's threshold, in the graph's units, and
-    the series it found violated (drawn thick and red, named so in the legend)."""
+    """What the gate judged on a graph's series (by legend): each one's threshold, in the graph's units, the
+    series it found violated (drawn thick and red, named so in the legend) and those it could not decide
+    (thick and purple, "inconclusive")."""
 
     criterion: str
     thresholds: dict[str, float] = field(default_factory=dict)
     violated: frozenset[str] = frozenset()
+    undecided: frozenset[str] = frozenset()
 STATUS = (("healthy", "#2ca02c"), ("degraded", "#e6c229"), ("overloaded", "#ff7f0e"), ("critical", "#d62728"))
 DPI = 110
 
@@ -90,9 +93,10 @@ def _timeseries(ax: Any, data: GraphData, collected: Collected, graph: Graph,
             xs = [(t - start) / divisor for t, _ in series.points]
             ys = [v * graph.scale if math.isfinite(v) else math.nan for _, v in series.points]
             bad = marks is not None and legend in marks.violated and window == "candidate"
-            label = f"{legend} ({window})" + (" — violated" if bad else "")
-            ax.plot(xs, ys, color=VIOLATED if bad else colors[legend], label=label, linewidth=3.0 if bad else 1.6,
-                    **WINDOW_STYLE[window])
+            open_ = not bad and marks is not None and legend in marks.undecided and window == "candidate"
+            label = f"{legend} ({window})" + (" — violated" if bad else " — inconclusive" if open_ else "")
+            color = VIOLATED if bad else UNDECIDED if open_ else colors[legend]
+            ax.plot(xs, ys, color=color, label=label, linewidth=3.0 if bad or open_ else 1.6, **WINDOW_STYLE[window])
             drawn += 1
         if not drawn:
             missing.append(window)
@@ -224,8 +228,12 @@ def draw(graph: Graph, data: GraphData, collected: Collected, folder: Path, mark
     else:
         fig, ax = plt.subplots(figsize=(11, 6.5))
         _timeseries(ax, data, collected, graph, marks=marks)
-    judged = (f"\ndotted: the limit {marks.criterion} judged against"
-              + ("; thick red: violated" if marks.violated else "")) if marks is not None and marks.thresholds else ""
+    judged = ""
+    if marks is not None and (marks.thresholds or marks.violated or marks.undecided):
+        said = ([f"dotted: the limit {marks.criterion} judged against"] if marks.thresholds else [])
+        said += ["thick red: violated"] if marks.violated else []
+        said += [f"thick purple: {marks.criterion} inconclusive"] if marks.undecided else []
+        judged = "\n" + "; ".join(said)
     fig.suptitle(f"{graph.title}\n{_subtitle(collected)}{judged}", fontsize=11)
     return _finish(fig, path)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from wavegate.errors import ConfigError
+from wavegate.promql import PromQLError, parse_matchers
 from wavegate.report.errors import ReportInputError
 from wavegate.results import CriterionRecord, criterion_records, load_results, unfinished
 from wavegate.settings import (
@@ -75,7 +76,13 @@ def _window(path: Path, name: str, raw: dict[str, Any]) -> Window:
         raise ReportInputError(f"{path}: windows.{name} is not a start/end pair of RFC 3339 times ({exc})") from None
     if end <= start:
         raise ReportInputError(f"{path}: windows.{name} ends before it starts")
-    return Window(name, start, end)
+    # A concurrent comparison's windows are tracks (`track="canary"`): the report reads each one's series only.
+    track = raw.get("track")
+    try:
+        matchers = parse_matchers(track) if isinstance(track, str) and track.strip() else ()
+    except PromQLError as exc:
+        raise ReportInputError(f"{path}: windows.{name}.track: {exc}") from None
+    return Window(name, start, end, matchers)
 
 
 def choose_environment(results: dict[str, Any], env_name: str | None, env_file: Path | None) -> Path:

@@ -21,8 +21,13 @@ METRICS = ARTIFACTS / "metrics"
 GRAPHS = ARTIFACTS / "graphs"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 LOGS = ARTIFACTS / "logs"
+# The staged rollout's records as this report read them (rollout.json, each stage's gate results, the rollback
+# evidence): a copy, since scripts/rollout clears its own folder when it runs again. Only with a rollout.
+ROLLOUT = ARTIFACTS / "rollout-evidence"
 # Folders the report owns outright: replaced as a whole, so no file of an earlier report survives in them.
-OWNED_DIRS = (METRICS, GRAPHS, SCREENSHOTS)
+OWNED_DIRS = (METRICS, GRAPHS, SCREENSHOTS, ROLLOUT)
+# Owned folders a report without their input leaves out (an earlier report's copy is still removed).
+ON_DEMAND_DIRS = (ROLLOUT,)
 # Shared with the scripts (run_cp1_profile.sh, validate_metrics.sh write here): only the report's files change.
 SHARED_DIRS = (LOGS,)
 DOCUMENTS = (APPENDIX_A, APPENDIX_B, APPENDIX_C, GATE_HTML, ALLURE_HTML, REPORT_HTML)

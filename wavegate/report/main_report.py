@@ -15,8 +15,9 @@ from wavegate.report.document import (
     notes,
 )
 from wavegate.report.fmt import shorten
+from wavegate.report.intervals import INCONCLUSIVE
 from wavegate.report.model import Built
-from wavegate.report.status import FAILED
+from wavegate.report.rollout_section import header_line, rollout_section, summary_line
 from wavegate.report.values import (
     achievements,
     compact,
@@ -32,6 +33,12 @@ from wavegate.report.values import (
 )
 from wavegate.settings import format_time
 from wavegate.verdicts import render
+
+
+def counts(summary: dict[str, int]) -> str:
+    """The gate's tally: "9 passed, 1 failed, 0 error" (and how many were inconclusive, when any was)."""
+    text = f"{summary.get('passed', 0)} passed, {summary.get('failed', 0)} failed, {summary.get('error', 0)} error"
+    return text + (f", {summary[INCONCLUSIVE]} inconclusive" if summary.get(INCONCLUSIVE) else "")
 
 
 def comparison(doc: Doc, built: Built, title: str, keys: Sequence[str]) -> None:
@@ -62,17 +69,24 @@ def _header(doc: Doc, built: Built) -> None:
             "**Feature Flags**: CP2_ADVANCED_RETRY_ENABLED, CP2_COMPLETE_TIMEOUT_ENABLED, "
             "CP2_QUEUE_MANAGEMENT_ENABLED, CP2_OBSERVABILITY_METRICS_ENABLED  ",
             f"**Status**: {STATUS_BADGE[status.value]}", "")
-    if status.value == FAILED and status.failing:
-        links = ", ".join(f"[{cid}](#{anchor(cid)})" for cid in status.failing)
-        doc.add(f"> **FAILED** — criteria not met: {links}. See [Success Criteria Validation]"
+    if status.failing:
+        verdicts = {r.id: r.verdict for r in built.records}
+        failed = [cid for cid in status.failing if verdicts.get(cid) != INCONCLUSIVE]
+        undecided = [cid for cid in status.failing if verdicts.get(cid) == INCONCLUSIVE]
+        said = [f"criteria not met: {', '.join(f'[{cid}](#{anchor(cid)})' for cid in failed)}"] if failed else []
+        said += [f"not decided yet (INCONCLUSIVE: too little data to tell; blocks until more traffic decides): "
+                 f"{', '.join(f'[{cid}](#{anchor(cid)})' for cid in undecided)}"] if undecided else []
+        doc.add(f"> **{status.value}** — {'; '.join(said)}. See [Success Criteria Validation]"
                 "(#success-criteria-validation).", "")
     elif status.reasons:
         doc.add(f"> **{status.value}** because:", *(f"> - {r}" for r in status.reasons), "")
+    rollout = header_line(built)
+    if rollout:
+        doc.add(rollout, "")
     summary = results.get("summary") or {}
     doc.add(f"*Generated {format_time(built.generated_at)} by `scripts/build_report` from the gate run of "
             f"{results.get('started_at', '?')} (environment `{results.get('environment', '?')}`, gate status "
-            f"**{str(results.get('status', '?')).upper()}**: {summary.get('passed', 0)} passed, "
-            f"{summary.get('failed', 0)} failed, {summary.get('error', 0)} error) and Prometheus at "
+            f"**{str(results.get('status', '?')).upper()}**: {counts(summary)}) and Prometheus at "
             f"`{inputs.prometheus_display_url}`. CP1 baseline window: {inputs.baseline.describe()}; Wave 1 window: "
             f"{inputs.candidate.describe()}. Instant values are evaluated at each window's end over the whole "
             f"window.*", "", "---", "")
@@ -81,9 +95,19 @@ def _executive_summary(doc: Doc, built: Built, product_summary: bool) -> None:
     inputs = built.inputs
     doc.add("## Executive Summary", "")
     jobs = sorted({t["job"] for t in built.targets}) or ["router", "gateway", "worker"]
-    doc.add(f"- **Deployment Date**: Wave 1 reached 100 % between the end of the baseline window "
-            f"({format_time(inputs.baseline.end)}) and the start of the candidate window "
-            f"({format_time(inputs.candidate.start)}).",
+    staged = summary_line(built)
+    comparison = inputs.results.get("comparison") or {}
+    if comparison.get("mode") == "concurrent":  # a canary judged against the stable track in one window
+        share = f" at {comparison['stage']:g} % of the traffic" if isinstance(comparison.get("stage"), int | float) \
+            else ""
+        deployed = (f"- **Deployment Date**: Wave 1 ran on the canary track {{{inputs.candidate.track}}}{share}, "
+                    f"judged against the stable track {{{inputs.baseline.track}}} in the same window "
+                    f"({format_time(inputs.candidate.start)} .. {format_time(inputs.candidate.end)}).")
+    else:
+        deployed = (f"- **Deployment Date**: Wave 1 reached 100 % between the end of the baseline window "
+                    f"({format_time(inputs.baseline.end)}) and the start of the candidate window "
+                    f"({format_time(inputs.candidate.start)}).")
+    doc.add(deployed, *([staged] if staged else []),
             f"- **Deployment Scope**: Router, Gateway and Worker updated (Prometheus jobs seen: {', '.join(jobs)}).",
             "- **Feature Flags Status**: " + (
                 "as the gate proved them from each component's `cp2_feature_flag_enabled` at every successful "
@@ -96,10 +120,16 @@ def _executive_summary(doc: Doc, built: Built, product_summary: bool) -> None:
     doc.table(["Flag", "CP1 baseline window", "Wave 1 window"], flag_rows(built))
     doc.add("**Key Achievements**", "")
     found = achievements(built)
-    failing = [r for r in built.records if r.blocks]
+    failing = [r for r in built.records if r.blocks and r.verdict != INCONCLUSIVE]
     if failing:
         doc.add("Regressions found by the gate (these block the rollout):", "")
         doc.add(*(f"- ❌ [{r.id}](#{anchor(r.id)}): {culprit_text(r)}" for r in failing), "")
+    undecided = [r for r in built.records if r.blocks and r.verdict == INCONCLUSIVE]
+    if undecided:
+        doc.add("Not decided yet — INCONCLUSIVE, too little data to tell (these block the rollout until more traffic "
+                "decides them):", "")
+        doc.add(*(f"- ❔ [{r.id}](#{anchor(r.id)}): {culprit_text(r)}" for r in undecided), "")
+        failing += undecided
     accepted = [r for r in built.records if r.verdict != "passed" and not r.blocking]
     if accepted:
         doc.add("Failures that do not block (waived or dry run):", "")
@@ -212,7 +242,8 @@ def _observability(doc: Doc, built: Built) -> None:
     for record in built.records:
         name = f"query_failing_{record.id.replace('.', '_')}"
         if f"screenshot:{name}" in built.artifacts:
-            screenshot(doc, built, name, f"Prometheus graph of the query that failed {record.id}")
+            screenshot(doc, built, name, f"Prometheus graph of the query that left {record.id} inconclusive"
+                       if record.verdict == INCONCLUSIVE else f"Prometheus graph of the query that failed {record.id}")
     doc.add("### CP1 Profile Execution", "")
     info = built.log_info.get("run_cp1_profile", {})
     last = info["last"][-1] if info.get("last") else ""
@@ -283,8 +314,7 @@ def _validation(doc: Doc, built: Built) -> None:
     results = built.inputs.results
     summary = results.get("summary") or {}
     doc.add("## Success Criteria Validation", "",
-            f"The release gate judged {len(built.records)} criteria: **{summary.get('passed', 0)} passed, "
-            f"{summary.get('failed', 0)} failed, {summary.get('error', 0)} error** (gate status "
+            f"The release gate judged {len(built.records)} criteria: **{counts(summary)}** (gate status "
             f"{str(results.get('status', '?')).upper()}, exit code {results.get('exit_code', '?')}).", "",
             f"- Gate report (pytest-html, self-contained): {artifact_link(built, 'html:gate', layout.GATE_HTML.name)}",
             f"- Allure report (single file): {artifact_link(built, 'html:allure', layout.ALLURE_HTML.name)}",
@@ -297,9 +327,9 @@ def _validation(doc: Doc, built: Built) -> None:
          shorten(render(r.threshold, r.unit), 100) if r.threshold is not None else "",
          f"[queries and values]({evidence}#{anchor(r.id)})"]
         for r in built.records])
-    failing = [r for r in built.records if r.verdict in ("failed", "error")]
+    failing = [r for r in built.records if r.verdict in ("failed", "error", INCONCLUSIVE)]
     for record in failing:
-        mark = "❌" if record.blocking else f"🟡 {record.non_blocking}:"
+        mark = ("❔" if record.verdict == INCONCLUSIVE else "❌") if record.blocking else f"🟡 {record.non_blocking}:"
         doc.add(f'<a id="{anchor(record.id)}"></a>', f"#### {mark} {record.id} — {record.verdict}", "",
                 "```text", *record.message.splitlines(), "```", "")
     doc.add("### Report Checklist", "",
@@ -335,6 +365,7 @@ def main_report(built: Built, staging: Path, product_summary: bool) -> str:
     _worker_reliability(doc, built)
     _observability(doc, built)
     _errors(doc, built)
+    rollout_section(doc, built)
     _appendix_links(doc)
     _validation(doc, built)
     return doc.text()

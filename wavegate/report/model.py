@@ -12,6 +12,7 @@ from typing import Any
 
 from wavegate.report.collect import Collected
 from wavegate.report.inputs import Inputs
+from wavegate.report.rollout import Rollout
 from wavegate.report.status import Status, Ticked
 from wavegate.results import CriterionRecord
 
@@ -27,6 +28,7 @@ class ReportOptions:
     screenshots: bool = True
     install_tools: bool = True  # kept for callers; a build never installs (see `--install-tools`)
     logs: dict[str, Path] = field(default_factory=dict)  # run_cp1_profile / validate_metrics → log file
+    rollout: Path | None = None  # rollout.json; default: <output root>/reports/cp2-wave1-deployment/rollout/ if there
     progress: Callable[[str], None] | None = None  # told each step as it starts (the command prints it)
 
 
@@ -47,6 +49,8 @@ class Built:
     checklist: list[Ticked] = field(default_factory=list)
     status: Status = field(default_factory=lambda: Status("FAILED", ("not computed",)))
     queue_limits: dict[str, float] = field(default_factory=dict)
+    rollout: Rollout | None = None  # the staged rollout, when one was recorded
+    rollout_files: list[PurePosixPath] = field(default_factory=list)  # its copy in the bundle, file by file
 
     @property
     def records(self) -> list[CriterionRecord]:

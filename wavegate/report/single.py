@@ -15,7 +15,7 @@ from wavegate.report.errors import ReportToolMissing
 # The documents in page order, with the id of each one's section.
 _PARTS = ((layout.REPORT, "report"), (layout.APPENDIX_A, "appendix-a"), (layout.APPENDIX_B, "appendix-b"),
           (layout.APPENDIX_C, "appendix-c"))
-_STATUS_COLOURS = {"SUCCESSFUL": "#1a7f37", "PARTIAL": "#9a6700", "FAILED": "#cf222e"}
+_STATUS_COLOURS = {"SUCCESSFUL": "#1a7f37", "PARTIAL": "#9a6700", "FAILED": "#cf222e", "INCONCLUSIVE": "#8250df"}
 _HREF = re.compile(r'(href|src)="([^"#?]*)(#[^"]*)?"')
 _ANCHOR = re.compile(r'<a id="([^"]+)"></a>')
 

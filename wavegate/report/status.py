@@ -11,9 +11,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wavegate.report.intervals import INCONCLUSIVE as UNDECIDED
+from wavegate.report.intervals import deciding
 from wavegate.results import CriterionRecord
 
 SUCCESSFUL, PARTIAL, FAILED = "SUCCESSFUL", "PARTIAL", "FAILED"
+# Nothing failed, but the gate could not tell yet (too little traffic for a confidence interval): blocks, and is
+# neither a success nor a failure of the wave.
+INCONCLUSIVE = "INCONCLUSIVE"
 
 
 @dataclass(frozen=True)
@@ -89,20 +94,24 @@ class Status:
 
 def _failing_reason(record: CriterionRecord) -> str:
     """`id verdict`, with the sub-series that decided it when the gate named one (the culprit first)."""
-    worst = record.worst_measurement()
+    worst = deciding(record)
     return f"{record.id} {record.verdict}" + (f": {worst.label}" if worst is not None else "")
 
 
 def compute_status(records: Sequence[CriterionRecord], checklist: Sequence[Ticked],
                    unjudged: Sequence[str] = ()) -> Status:
-    """FAILED when a criterion failed or errored (or none was judged); PARTIAL when all passed but a required
-    artifact is missing or a criterion of the criteria file was not judged; SUCCESSFUL otherwise."""
+    """FAILED when a criterion failed or errored (or none was judged); INCONCLUSIVE when none did but one could
+    not be decided yet; PARTIAL when all passed but a required artifact is missing or a criterion of the criteria
+    file was not judged; SUCCESSFUL otherwise."""
     # Anything but "passed" counts against the wave: an unknown verdict is not a pass.
     failing = tuple(r.id for r in records if r.blocks)
     if not records:
         return Status(FAILED, ("the gate judged no criterion",))
     if failing:
-        return Status(FAILED, tuple(_failing_reason(r) for r in records if r.blocks), failing)
+        # Failures first: an undecided criterion never hides one that failed.
+        blocking = sorted((r for r in records if r.blocks), key=lambda r: r.verdict == UNDECIDED)
+        value = INCONCLUSIVE if all(r.verdict == UNDECIDED for r in blocking) else FAILED
+        return Status(value, tuple(_failing_reason(r) for r in blocking), tuple(r.id for r in blocking))
     # Failures that do not block (a waiver, a dry run) do not fail the wave, and are always named.
     accepted = [f"{r.non_blocking or 'not blocking'}: {_failing_reason(r)} ({r.non_blocking_reason})"
                 for r in records if r.verdict != "passed"]

@@ -12,6 +12,15 @@ from wavegate.report.catalogue import LATENCY_HISTOGRAMS
 from wavegate.report.collect import RowResult
 from wavegate.report.document import VERDICT_BADGE, anchor, link, write_csv
 from wavegate.report.fmt import NO_DATA, change, shorten, value
+from wavegate.report.intervals import (
+    INCONCLUSIVE,
+    deciding,
+    interval_text,
+    measurement_verdict,
+    others_text,
+    threshold_text,
+    value_text,
+)
 from wavegate.report.model import Built
 from wavegate.results import CriterionRecord, MeasurementRecord
 from wavegate.verdicts import render
@@ -41,8 +50,8 @@ _JUDGED_ROWS: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 def gate_mark(built: Built, row_key: str, by: str | None = None, label: str = "") -> str:
-    """❌ when the gate judged this row's sub-series violated, ✅ when it judged it met, blank when the gate
-    judged no such sub-series."""
+    """❌ when the gate judged this row's sub-series violated, ❔ when it could not tell, ✅ when it judged it met,
+    blank when the gate judged no such sub-series; with the interval when the gate judged by one."""
     judged = _JUDGED_ROWS.get(row_key)
     record = built.record(judged[0]) if judged else None
     if judged is None or record is None:
@@ -51,7 +60,10 @@ def gate_mark(built: Built, row_key: str, by: str | None = None, label: str = ""
     found = [m for m in record.measurements if all(m.key.get(k) == v for k, v in wanted.items())]
     if not found:
         return ""
-    return "❌ violated" if any(m.passed is False for m in found) else "✅"
+    verdicts = [measurement_verdict(m) for m in found]
+    mark = "❌ violated" if "failed" in verdicts else "❔ inconclusive" if INCONCLUSIVE in verdicts else "✅"
+    # One sub-series judged by an interval: show it, so the row says how sure the gate was.
+    return f"{mark} {interval_text(found[0])}" if len(found) == 1 and found[0].interval is not None else mark
 
 def comparison_rows(built: Built, keys: Iterable[str]) -> list[list[str]]:
     """Metric | CP1 baseline | Wave 1 actual | Change | Gate, one line per row (per label value for grouped
@@ -102,12 +114,12 @@ def measured(measurement: MeasurementRecord, number: float | None) -> str:
 
 def sub_series(record: CriterionRecord) -> tuple[str, MeasurementRecord | None]:
     """The sub-series a summary row shows: the culprit (with how many more failed) when the criterion failed,
-    else the one nearest its threshold; or what the gate said when it measured none."""
-    worst = record.worst_measurement()
+    the most undecided one when it is inconclusive, else the one nearest its threshold; or what the gate said
+    when it measured none."""
+    worst = deciding(record)
     if worst is None:
         return (record.worst or record.summary or _first_line(record.message) or record.verdict), None
-    more = len(record.culprits) - 1
-    return worst.label + (f" (+{more} more failing)" if more > 0 else ""), worst
+    return worst.label + others_text(record), worst
 
 def _first_line(message: str) -> str:
     """A record's message without the criterion prefix, first line, shortened for a table cell."""
@@ -124,9 +136,8 @@ def summary_rows(built: Built) -> list[list[str]]:
         if worst is None:
             rows.append([record.id, shown, "", "", "", verdict_cell(built, record.id)])
             continue
-        rows.append([record.id, shown, measured(worst, worst.value),
-                     measured(worst, worst.threshold) if worst.threshold is not None else "",
-                     _before_after(worst), verdict_cell(built, record.id)])
+        rows.append([record.id, shown, value_text(worst), threshold_text(worst), _before_after(worst),
+                     verdict_cell(built, record.id)])
     return rows
 
 def _before_after(measurement: MeasurementRecord) -> str:
@@ -279,6 +290,6 @@ def culprit_text(record: CriterionRecord) -> str:
     shown, worst = sub_series(record)
     if worst is None:
         return record.summary or record.cause or record.verdict
-    value_text = measured(worst, worst.value)
-    threshold = f" (threshold {measured(worst, worst.threshold)})" if worst.threshold is not None else ""
-    return f"{shown}: {value_text}{threshold} — {record.summary or record.verdict}"
+    limit = threshold_text(worst)
+    threshold = f" ({'limit' if worst.interval is not None else 'threshold'} {limit})" if limit else ""
+    return f"{shown}: {value_text(worst)}{threshold} — {record.summary or record.verdict}"
