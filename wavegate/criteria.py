@@ -153,6 +153,8 @@ class BackoffGrowth(_Criterion):
     min_growth: float = Field(gt=1, description="Each attempt's quantile over the previous one, at least.")
     cap_seconds: float = Field(gt=0, description="Backoff cap; growth stops being required once reached.")
     min_attempts: int = Field(2, ge=2, description="Attempts with data needed to judge growth at all.")
+    min_samples: int = Field(20, ge=1, description="Between tracks (a canary against the stable track): an attempt "
+                             "with fewer backoffs than this is INCONCLUSIVE, not judged on its median.")
 
 
 class Uptime(_Criterion):

@@ -215,6 +215,7 @@ def backoff_growth(criterion: c.BackoffGrowth, ctx: GateContext) -> Observation:
     obs = Observation(passed=True, summary="", unit="seconds", window=window)
     obs.threshold = f"x{criterion.min_growth:g} per attempt until {criterion.cap_seconds:g} s, same step-type mix"
     failures: list[str] = []
+    undecided: list[str] = []
     # attempt -> step type -> bound -> cumulative count
     counts: dict[float, dict[str, dict[float, float]]] = {}
     names: dict[float, str] = {}
@@ -269,6 +270,12 @@ def backoff_growth(criterion: c.BackoffGrowth, ctx: GateContext) -> Observation:
             continue
         growth = current / previous if previous > 0 else math.inf
         ok = growth >= criterion.min_growth
+        if not ok and ctx.environment.tracks and sum(observations.values()) < criterion.min_samples:
+            # a canary at a small share: the median of a handful of backoffs is noise, not a violation
+            undecided.append(f"{label}={names[after]}: only {sum(observations.values())} backoffs (min_samples "
+                             f"{criterion.min_samples}); median x{growth:.2f} cannot be told yet; more traffic or "
+                             "time on the canary would decide it")
+            continue
         obs.measure({label: names[after], "step_types": ",".join(sorted(shared))}, growth, unit="x",
                     threshold=criterion.min_growth, baseline=previous, candidate=current, passed=ok)
         if not ok:
@@ -276,4 +283,4 @@ def backoff_growth(criterion: c.BackoffGrowth, ctx: GateContext) -> Observation:
                 f"{label}={names[after]}: median backoff {current:.4g} s is only x{growth:.2f} of "
                 f"{label}={names[before]}'s {previous:.4g} s (need x{criterion.min_growth:g}; step types "
                 f"{', '.join(f'{s or chr(45)}: {n} backoffs' for s, n in sorted(observations.items()))})")
-    return conclude(obs, failures, "backoff grows exponentially per attempt", probe)
+    return conclude(obs, failures, "backoff grows exponentially per attempt", probe, undecided)
