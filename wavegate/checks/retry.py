@@ -86,6 +86,22 @@ def _weighted_rate(criterion: c.RetrySuccessRate, probe: Probe, window: Window, 
     return rate
 
 
+def _baseline_rate(criterion: c.RetrySuccessRate, probe: Probe, window: Window, obs: Observation,
+                   failures: list[str], where: str) -> _Rate | None:
+    """The rate to beat (set as the observation's baseline), or None: its problems added to `failures`, or a note
+    that `where` has no rate (CP1 did not export it) and only the target applies."""
+    rate = _weighted_rate(criterion, probe, window, obs)
+    if rate.problems:
+        obs.no_data = True
+        failures += rate.problems
+        return None
+    if rate.value is None:
+        obs.notes.append(f"{where} has no retry success rate (CP1 did not export it): compared with the target only")
+        return None
+    obs.baseline = rate.value
+    return rate
+
+
 def retry_success_rate(criterion: c.RetrySuccessRate, ctx: GateContext) -> Observation:
     probe, env = ctx.probe(), ctx.environment
     obs = Observation(passed=True, summary="", unit="ratio", window=env.candidate)
@@ -110,15 +126,8 @@ def retry_success_rate(criterion: c.RetrySuccessRate, ctx: GateContext) -> Obser
         failures.append(f"retry success rate {render(candidate.value, 'ratio')} over {candidate.attempts:.6g} "
                         f"attempts is not above {render(criterion.minimum, 'ratio')}")
     if criterion.beat_baseline:
-        baseline = _weighted_rate(criterion, probe, env.baseline, obs)
-        if baseline.problems:
-            obs.no_data = True
-            failures += baseline.problems
-        elif baseline.value is None:
-            obs.notes.append("the baseline window has no retry success rate (CP1 did not export it): "
-                             "compared with the target only")
-        else:
-            obs.baseline = baseline.value
+        baseline = _baseline_rate(criterion, probe, env.baseline, obs, failures, "the baseline window")
+        if baseline is not None and baseline.value is not None:
             threshold += f" and > baseline {baseline.value:.4g}"
             if not candidate.value > baseline.value:
                 failures.append(
@@ -140,22 +149,16 @@ def _success_between_tracks(criterion: c.RetrySuccessRate, ctx: GateContext, pro
     common = {"confidence": env.confidence, "min_samples": 1, "seconds": env.candidate.seconds, "noun": "attempts"}
     successes = round((canary.value or 0.0) * canary.attempts)
     own = stats.proportion(successes, max(round(canary.attempts), 1), z)
-    failures, undecided = [], []
+    failures: list[str] = []
+    undecided: list[str] = []
     judged = [judge_interval(obs, {"pairs": "weighted mean", "against": "minimum"}, own, criterion.minimum,
                              "at_least", unit="ratio", what=f"canary retry success rate over {canary.attempts:.6g} "
                              "attempts", method="Wilson with continuity correction", samples=(canary.attempts,
                              canary.attempts), candidate=canary.value, **common)]  # type: ignore[arg-type]
     threshold = f"> {criterion.minimum:g}"
     if criterion.beat_baseline:
-        stable = _weighted_rate(criterion, probe, env.baseline, obs)
-        if stable.problems:
-            obs.no_data = True
-            failures += stable.problems
-        elif stable.value is None:
-            obs.notes.append("the stable track has no retry success rate (CP1 does not export it): compared with "
-                             "the target only")
-        else:
-            obs.baseline = stable.value
+        stable = _baseline_rate(criterion, probe, env.baseline, obs, failures, "the stable track")
+        if stable is not None and stable.value is not None:
             threshold += " and > the stable track's"
             other = stats.proportion(round(stable.value * stable.attempts), max(round(stable.attempts), 1), z)
             judged.append(judge_interval(
