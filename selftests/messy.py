@@ -38,10 +38,12 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "timeout.no_hangs": ("step_durations",),
     "timeout.compliance": ("step_durations",),
     "availability.uptime": ("up",),
-    "availability.no_crashes": ("start_time",),
-    "availability.graceful_degradation": ("queue", "start_time"),
-    "memory.bounded_usage": ("memory",),
-    "memory.queue_bounded": ("queue",),
+    # A gauge's NaN is told from `up` where the backend drops NaN samples (VictoriaMetrics): every real scrape
+    # writes `up`, so the histories of the gauges' criteria have it too.
+    "availability.no_crashes": ("start_time", "up"),
+    "availability.graceful_degradation": ("queue", "start_time", "up"),
+    "memory.bounded_usage": ("memory", "up"),
+    "memory.queue_bounded": ("queue", "up"),
     "performance.latency_increase": ("latency",),
 }
 

@@ -34,6 +34,7 @@ from messy import (
     Target,
     both,
 )
+from victoria import VictoriaMetricsServer
 
 COMPONENTS = ("router", "gateway", "worker")
 
@@ -260,20 +261,26 @@ CASES: dict[str, Case] = {
 }
 
 
-@pytest.fixture(scope="module")
-def messy_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, GateRun]]:
-    """Every case in its own slice of one real Prometheus, each judged by one gate run."""
-    workdir = tmp_path_factory.mktemp("messy")
+@pytest.fixture(scope="module", params=("prometheus", "victoriametrics"))
+def messy_runs(request: pytest.FixtureRequest,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, GateRun]]:
+    """Every case in its own slice of one real backend, each judged by one gate run: the same history
+    backfilled into a Prometheus with promtool, or imported into a VictoriaMetrics; the same verdicts."""
+    workdir = tmp_path_factory.mktemp(f"messy-{request.param}")
     now = float(int(time.time()) // 3600 * 3600)
     builder = Builder(now - 4 * HOUR - len(CASES) * SLICE)
     placed = {name: builder.add(replace(case.scenario, seed=index))[0]
               for index, (name, case) in enumerate(CASES.items())}
     nowhere = f"http://127.0.0.1:{closed_port()}/metrics"
-    with PrometheusServer({}, history=builder.history, workdir=workdir / "prometheus",
-                          ready_timeout=60) as prometheus:
+    server: PrometheusServer | VictoriaMetricsServer
+    if request.param == "prometheus":
+        server = PrometheusServer({}, history=builder.history, workdir=workdir / "prometheus", ready_timeout=60)
+    else:
+        server = VictoriaMetricsServer(history=builder.history, workdir=workdir / "victoria-metrics", ready_timeout=60)
+    with server:
         runs = {}
         for name, case in CASES.items():
-            document = environment_document(prometheus.url, dict.fromkeys(COMPONENTS, nowhere), placed[name])
+            document = environment_document(server.url, dict.fromkeys(COMPONENTS, nowhere), placed[name])
             env_file = write_environment(workdir / f"{name}.yaml", document)
             extra = []
             if case.criteria_file is not None:

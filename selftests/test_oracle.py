@@ -52,6 +52,7 @@ from harness import (
     run_gate,
     write_environment,
 )
+from victoria import VictoriaMetricsServer
 
 # Seeds 1-36, plus four a scan of seeds 1-800 (realistic.draw_plan) found where a throughput drop meets a
 # restart of the dropped job inside the baseline while it was unscraped across the baseline start; the gate
@@ -70,16 +71,19 @@ def _seeds() -> list[int]:
 
 
 SEEDS = _seeds()
+# The same cases, the same gate runs and the same verdicts on each backend.
+BACKENDS = ("prometheus", "victoriametrics")
 JUDGED = oracle.CRITERIA
 SELECT = " or ".join(JUDGED)
 
 
 @dataclass
 class OracleWorld:
-    """The drawn cases and the one Prometheus that holds them all."""
+    """The drawn cases and the one backend (a Prometheus or a VictoriaMetrics) that holds them all."""
 
     cases: list[realistic.Case]
-    prometheus: PrometheusServer
+    backend: str
+    server: PrometheusServer | VictoriaMetricsServer
     workdir: Path
     nowhere: str
 
@@ -93,25 +97,34 @@ def cases() -> list[realistic.Case]:
     return drawn
 
 
-@pytest.fixture(scope="module")
-def world(cases: list[realistic.Case], tmp_path_factory: pytest.TempPathFactory) -> Iterator[OracleWorld]:
-    """Every case backfilled into one real Prometheus (stopped at the end of the module)."""
-    workdir = tmp_path_factory.mktemp("oracle")
-    # One block for the whole range (2h x 3^5): promtool reads its input once per block.
-    server = PrometheusServer(jobs={}, history=realistic.merge(cases), max_block_duration="486h",
-                              workdir=workdir / "prometheus", ready_timeout=60)
+@pytest.fixture(scope="module", params=BACKENDS)
+def world(request: pytest.FixtureRequest, cases: list[realistic.Case],
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[OracleWorld]:
+    """Every case in one real backend (stopped at the end of its half of the module): backfilled into a
+    Prometheus with promtool, or imported into a VictoriaMetrics through its import API."""
+    backend = request.param
+    workdir = tmp_path_factory.mktemp(f"oracle-{backend}")
+    history = _MERGED.get("history") or realistic.merge(cases)
+    _MERGED["history"] = history
+    server: PrometheusServer | VictoriaMetricsServer
+    if backend == "prometheus":
+        # One block for the whole range (2h x 3^5): promtool reads its input once per block.
+        server = PrometheusServer(jobs={}, history=history, max_block_duration="486h",
+                                  workdir=workdir / "prometheus", ready_timeout=60)
+    else:
+        server = VictoriaMetricsServer(history=history, workdir=workdir / "victoria-metrics", ready_timeout=60)
     with server:
-        # The backfill is done: keep one case's samples (for the storage check) and let the rest go.
-        server.history = None
-        for case in cases[1:]:
-            case.history = History()
-        yield OracleWorld(cases, server, workdir, f"http://127.0.0.1:{closed_port()}/metrics")
+        yield OracleWorld(cases, backend, server, workdir, f"http://127.0.0.1:{closed_port()}/metrics")
+
+
+# The merged history, built once for both backends.
+_MERGED: dict[str, History] = {}
 
 
 def judge(world: OracleWorld, case: realistic.Case) -> GateRun:
     """One gate run of the history criteria over the case's windows."""
     document = environment_document(
-        world.prometheus.url,
+        world.server.url,
         dict.fromkeys(realistic.JOBS, world.nowhere),  # only history criteria are selected
         {"baseline": (case.baseline.start, case.baseline.end),
          "candidate": (case.candidate.start, case.candidate.end)},
@@ -158,12 +171,12 @@ def test_every_case_stays_inside_its_own_time_slice(cases: list[realistic.Case])
     assert min(case.slice[0] for case in cases) <= time.time() - 3 * 86400
 
 
-def test_prometheus_stores_the_generated_samples_exactly(world: OracleWorld) -> None:
+def test_the_backend_stores_the_generated_samples_exactly(world: OracleWorld) -> None:
     case = world.cases[0]
     series = next(s for s in case.history.series("up") if len(s.points) > 100)
     start, end = series.points[0][0], series.points[-1][0]
     selector = f'up{{job="{series.labels["job"]}",instance="{series.labels["instance"]}"}}'
-    stored = world.prometheus.query(f"{selector}[{math.ceil(end - start) + 1}s]", at=end)
+    stored = world.server.query(f"{selector}[{math.ceil(end - start) + 1}s]", at=end)
     assert len(stored) == 1
     assert [(float(t), float(v)) for t, v in stored[0]["values"]] == series.points
 

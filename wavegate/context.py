@@ -204,6 +204,30 @@ class Probe:
         self.raw_samples += count
         return series
 
+    def unreadable_scrapes(self, series: Sequence[RangeSeries], window: Window) -> list[int]:
+        """For each of `series`, the successful scrapes (`up` = 1) of its target inside the window at which it
+        has no finite sample. A NaN sample counts; so does a missing one, which is how a NaN looks in a
+        backend that drops NaN samples on ingestion (VictoriaMetrics does): the same gauge then gets the same
+        verdict on either backend. Every sample of one scrape carries the scrape's timestamp (Prometheus and
+        vmagent alike), so the times are compared exactly. Only for series the target always exports
+        (process metrics, gauges set at start): a lazily created one is missing before its first use."""
+        jobs = sorted({s.labels.get("job", "") for s in series} - {""})
+        if not jobs:
+            return [0] * len(series)
+        up = self.samples(f"up{{{self.context.jobs_matcher(jobs)}}}", window)
+        first = window.start.timestamp()
+        scrapes: dict[tuple[str, str], set[float]] = {}
+        for s in up:
+            key = (s.labels.get("job", ""), s.labels.get("instance", ""))
+            scrapes.setdefault(key, set()).update(t for t, v in s.points if v == 1 and t >= first)
+        counts = []
+        for s in series:
+            readable = {t for t, v in s.points if math.isfinite(v)}
+            nan = {t for t, v in s.points if t >= first and not math.isfinite(v)}
+            scraped = scrapes.get((s.labels.get("job", ""), s.labels.get("instance", "")), set())
+            counts.append(len(nan | (scraped - readable)))
+        return counts
+
     def finish(self, observation: Observation) -> Observation:
         """Attach the queries and apply the warnings policy: a warning fails unless the environment allows it."""
         observation.queries = [r.evidence() for r in self.results]

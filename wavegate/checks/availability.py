@@ -84,7 +84,10 @@ def _restarts(ctx: GateContext, probe: Probe, metric: str, window: Window,
               obs: Observation) -> tuple[dict[str, list[timeline.Restart]], list[str]]:
     """Process starts per job inside the window, and why a job cannot be judged (no sample of `metric` in
     the window, or a NaN start time: a restart could hide behind it): those are no data."""
-    raw = _by_job(probe.samples(f"{metric}{{{ctx.jobs_matcher()}}}", window, before=window.seconds))
+    series = probe.samples(f"{metric}{{{ctx.jobs_matcher()}}}", window, before=window.seconds)
+    raw = _by_job(series)
+    nan_or_dropped = {(s.labels.get("job", ""), s.labels.get("instance", ""))
+                      for s, count in zip(series, probe.unreadable_scrapes(series, window), strict=True) if count}
     start, end = window.start.timestamp(), window.end.timestamp()
     expected = ctx.environment.prometheus.scrape_interval
     found: dict[str, list[timeline.Restart]] = {}
@@ -94,10 +97,10 @@ def _restarts(ctx: GateContext, probe: Probe, metric: str, window: Window,
         if not any(start <= t <= end for points in instances.values() for t, _ in points):
             missing.append(f"job={job}: no {metric} samples in the window (no data)")
             continue
-        unreadable = sorted(instance for instance, points in instances.items()
-                            if any(start <= t <= end and not math.isfinite(v) for t, v in points))
+        unreadable = sorted(instance for instance in instances if (job, instance) in nan_or_dropped)
         if unreadable:
-            missing.append(f"job={job}: {metric} is NaN on {', '.join(unreadable)} in the window (no data)")
+            missing.append(f"job={job}: {metric} is NaN (or missing at a successful scrape) on "
+                           f"{', '.join(unreadable)} in the window (no data)")
             continue
         interval = timeline.job_interval(instances.values(), expected)
         found[job] = timeline.restarts(instances, start, end, interval)

@@ -8,13 +8,8 @@ from wavegate import criteria as c
 from wavegate import timeline
 from wavegate.checks.common import conclude, no_data
 from wavegate.context import GateContext
-from wavegate.prometheus import RangeSeries
 from wavegate.settings import format_duration
 from wavegate.verdicts import Observation, render
-
-
-def _nan_samples(series: RangeSeries) -> int:
-    return sum(1 for _, v in series.points if not math.isfinite(v))
 
 
 def queue_bound(criterion: c.QueueBound, ctx: GateContext) -> Observation:
@@ -27,12 +22,13 @@ def queue_bound(criterion: c.QueueBound, ctx: GateContext) -> Observation:
     label = criterion.group_label
     failures: list[str] = []
     observed: dict[str, float] = {}
-    for series in raw:
+    for series, unreadable in zip(raw, probe.unreadable_scrapes(raw, window), strict=True):
         pool = series.labels.get(label, "")
         where = f"{label}={pool or '(empty)'} on {series.labels.get('instance', '?')}"
-        if _nan_samples(series):
+        if unreadable:
             obs.no_data = True
-            failures.append(f"{where}: {_nan_samples(series)} NaN sample(s) of {criterion.metric} (no data)")
+            failures.append(f"{where}: {unreadable} successful scrape(s) with a NaN or no sample of "
+                            f"{criterion.metric} (no data)")
             continue
         observed[pool] = max(observed.get(pool, -math.inf), max(v for _, v in series.points))
     limits: dict[str, float] = {}
@@ -68,6 +64,7 @@ def memory_bound(criterion: c.MemoryBound, ctx: GateContext) -> Observation:
     failures: list[str] = []
     observed: dict[str, str] = {}
     worst: tuple[float, str] | None = None
+    unreadable = dict(zip(map(id, raw), probe.unreadable_scrapes(raw, window), strict=True))
     for component, job in ctx.component_jobs.items():
         instances = [s for s in raw if s.labels.get("job") == job]
         if not instances:
@@ -77,10 +74,10 @@ def memory_bound(criterion: c.MemoryBound, ctx: GateContext) -> Observation:
         for series in instances:
             instance = series.labels.get("instance", "")
             key = {"job": job, "instance": instance}
-            if _nan_samples(series):
+            if unreadable[id(series)]:
                 obs.no_data = True
-                failures.append(f"job={job} instance={instance}: {_nan_samples(series)} NaN sample(s) of "
-                                f"{criterion.metric} (no data)")
+                failures.append(f"job={job} instance={instance}: {unreadable[id(series)]} successful "
+                                f"scrape(s) with a NaN or no sample of {criterion.metric} (no data)")
                 obs.measure(key, None, passed=False, cause="NaN samples")
                 continue
             seen = timeline.growth(series.points, window.seconds)

@@ -19,7 +19,7 @@ from wavegate.checks.common import (
 )
 from wavegate.checks.tracks import judge_interval
 from wavegate.context import GateContext, Probe
-from wavegate.settings import Window
+from wavegate.settings import Window, format_duration
 from wavegate.verdicts import Observation, render
 
 _PAIR = ("job", "instance", "error_code", "step_type")
@@ -46,9 +46,12 @@ def _weighted_rate(criterion: c.RetrySuccessRate, probe: Probe, window: Window, 
     gauge outside 0..1 makes the rate uncomputable: no pair is dropped silently."""
     weights = probe.over(f"sum by ({', '.join(_PAIR)}) (increase({criterion.attempts}[$W]))", window)
     gauges: dict[tuple[str, ...], list[float]] = {}
+    readable: dict[tuple[str, ...], set[float]] = {}
     for series in probe.samples(criterion.gauge, window):
         key = tuple(series.labels.get(name, "") for name in _PAIR)
         gauges.setdefault(key, []).extend(v for _, v in series.points)
+        readable.setdefault(key, set()).update(t for t, v in series.points if math.isfinite(v))
+    dropped = _gauge_missing(probe, criterion, window, readable)
     rate = _Rate()
     rows = []
     for row in weights.series:
@@ -67,6 +70,11 @@ def _weighted_rate(criterion: c.RetrySuccessRate, probe: Probe, window: Window, 
         elif any(not math.isfinite(v) for v in values):
             rate.problems.append(f"no data for {where}: {sum(not math.isfinite(v) for v in values)} NaN sample(s) "
                                  f"in the {window.name} window, with {attempts:.6g} attempts")
+        elif dropped.get(key):
+            rate.problems.append(
+                f"no data for {where}: no sample at {dropped[key]} scrape(s) of the pair's attempts in the "
+                f"{window.name} window after the gauge was set, with {attempts:.6g} attempts (a NaN, which "
+                "VictoriaMetrics drops on ingestion, or a gauge no longer exported)")
         elif any(v < 0 or v > 1 for v in values):
             rate.problems.append(f"data error: {where} is outside 0..1 (max {max(values):g}) in the {window.name} "
                                  "window; a success rate is a ratio, not a percentage")
@@ -84,6 +92,30 @@ def _weighted_rate(criterion: c.RetrySuccessRate, probe: Probe, window: Window, 
         for key, value, attempts in rows:
             obs.measure(dict(zip(_PAIR, key, strict=True)), value, unit="ratio", candidate=attempts)
     return rate
+
+
+def _gauge_missing(probe: Probe, criterion: c.RetrySuccessRate, window: Window,
+                   readable: dict[tuple[str, ...], set[float]]) -> dict[tuple[str, ...], int]:
+    """Per pair: the scrapes in the window where its attempts counter is above 0, its gauge had been set
+    before, and the gauge has no finite sample. The gauge is created at a pair's first attempt, so it is
+    looked for only once it was seen; a NaN (0/0, or a broken computation) is a missing sample in a backend
+    that drops NaN samples on ingestion, and a NaN sample where it keeps them (counted separately)."""
+    scraped: dict[tuple[str, ...], set[float]] = {}
+    for series in probe.samples(criterion.attempts, window):
+        key = tuple(series.labels.get(name, "") for name in _PAIR)
+        scraped.setdefault(key, set()).update(t for t, v in series.points if math.isfinite(v) and v > 0)
+    # Set before the window (a NaN then is invisible in a backend that drops it): looked for over a few scrapes.
+    lookback = max(600.0, 10 * probe.context.environment.prometheus.scrape_interval)
+    earlier = probe.at(f"last_over_time({criterion.gauge}[{format_duration(lookback)}] offset "
+                       f"{format_duration(window.seconds)})", window.end, track=window.matchers)
+    set_before = {tuple(s.labels.get(name, "") for name in _PAIR) for s in earlier.series}
+    missing = {}
+    for key, times in scraped.items():
+        seen = readable.get(key, set())
+        if key in set_before or seen:
+            since = -math.inf if key in set_before else min(seen)
+            missing[key] = sum(1 for t in times if t > since and t not in seen)
+    return missing
 
 
 def _baseline_rate(criterion: c.RetrySuccessRate, probe: Probe, window: Window, obs: Observation,
