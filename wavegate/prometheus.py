@@ -205,7 +205,7 @@ class PrometheusClient:
 
     def _decode(self, response: requests.Response, path: str) -> Any:
         where = f"{self.display_url}{path}"
-        if response.status_code in (401, 403):
+        if response.status_code in (401, 403) or _refused_credentials(response):
             raise QueryFailed(f"{where} answered HTTP {response.status_code}{_quoted(response)}: "
                               f"{self._access_hint(response)}")
         if response.status_code == 404:
@@ -214,7 +214,7 @@ class PrometheusClient:
         try:
             body = response.json()
         except ValueError:
-            snippet = response.text[:200].replace("\n", " ")
+            snippet = _without_credentials(response.text[:200].replace("\n", " "))
             raise QueryFailed(
                 f"{where} answered HTTP {response.status_code} with something that is not JSON: {snippet!r}; "
                 "is prometheus.url the API base of a Prometheus server?"
@@ -391,10 +391,23 @@ def _refuse_partial(body: Any, status: int, where: str) -> None:
             "the criteria on their warnings unless prometheus.allow_warnings is true")
 
 
+# An authentication scheme and its credentials, as a front end may quote them back.
+_CREDENTIALS = re.compile(r"\b(Basic|Bearer)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+
+
+def _refused_credentials(response: requests.Response) -> bool:
+    """A 400 from an authenticating front end: vmauth answers an unknown user or token that way."""
+    return response.status_code == 400 and "auth token" in response.text.lower()
+
+
 def _quoted(response: requests.Response) -> str:
-    """A short quote of an error answer's text, e.g. ` ("no org id")`, or nothing."""
-    text = " ".join(response.text.split())[:160]
+    """A short quote of an error answer's text, e.g. ` ("no org id")`, any credentials in it replaced by ***."""
+    text = _without_credentials(" ".join(response.text.split()))[:160]
     return f" ({text!r})" if text else ""
+
+
+def _without_credentials(text: str) -> str:
+    return _CREDENTIALS.sub(lambda found: f"{found.group(1)} ***", text)
 
 
 def _short(exc: Exception) -> str:
