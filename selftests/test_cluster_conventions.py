@@ -31,6 +31,7 @@ from harness import (
     run_gate,
 )
 
+from wavegate.report.inputs import load_inputs
 from wavegate.settings import PrometheusSettings
 
 NOW = float(int(time.time()) // 60 * 60)
@@ -209,6 +210,16 @@ def test_thanos_parameters_are_sent_with_queries_only_when_thanos_is_configured(
         assert not any("partial_response" in p or "dedup" in p for p in plain), plain
     # Without dedup in the section, only partial_response is sent.
     assert all(p.get("partial_response") == "false" and "dedup" not in p for p in runs["thanos_422"][1].params())
+
+
+def test_the_report_reads_the_results_of_a_run_under_a_path_prefix(
+    runs: dict[str, tuple[GateRun, FaultProxy]],
+) -> None:
+    run, proxy = runs["mimir"]
+    assert run.results is not None
+    assert run.results["prometheus_url"] == f"{proxy.url}{PREFIX}"
+    inputs = load_inputs(run.outdir / "gate-results.json")  # the environment file the gate recorded
+    assert inputs.prometheus_display_url == f"{proxy.url}{PREFIX}"
 
 
 def test_a_missing_tenant_errors_every_criterion_naming_prometheus_tenant(
