@@ -262,12 +262,14 @@ class PrometheusClient:
     def _whole(self, body: Any, where: str) -> Any:
         """The body of an answer the gate reads outside a criterion's queries (targets, TSDB status): a partial
         one is an error unless prometheus.allow_warnings accepts it."""
-        warnings = self._warnings(body, where)
+        self._refuse_incomplete(self._warnings(body, where), where)
+        return body
+
+    def _refuse_incomplete(self, warnings: tuple[str, ...], where: str) -> None:
         if warnings and not self.settings.allow_warnings:
             raise PartialAnswer(f"{where} answered partially or with warnings: {'; '.join(warnings)}; the answer "
                                 "may be incomplete, so it is not used: bring back the part that did not answer, or "
                                 "set prometheus.allow_warnings: true in the environment file if that is acceptable")
-        return body
 
     # -- API ---------------------------------------------------------------------------------------------
     def check_ready(self) -> None:
@@ -345,8 +347,7 @@ class PrometheusClient:
     def targets(self) -> list[dict[str, Any]]:
         """The active targets; a partial answer is an error unless prometheus.allow_warnings accepts it."""
         found, warnings = self.targets_answer()
-        if warnings and not self.settings.allow_warnings:
-            self._whole({"warnings": warnings}, f"{self.display_url}/api/v1/targets")
+        self._refuse_incomplete(warnings, f"{self.display_url}/api/v1/targets")
         return found
 
     def targets_answer(self) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
