@@ -778,6 +778,19 @@ def _rewritten(data: dict[str, Any], how: str) -> dict[str, Any]:
     return data
 
 
+PARTIAL_ANSWERS = ("is_partial", "thanos_422", "thanos_503")
+THANOS_STORE_ERROR = ("expanding series: proxy Series(): receive series from Addr: 127.0.0.1:10901 "
+                      "LabelSets: {replica=\"b\"}: rpc error: code = Unavailable desc = connection refused")
+
+
+def _thanos_partial_error(how: str) -> tuple[int, str, bytes]:
+    """The answer of a Thanos querier asked with partial_response=false when one store did not answer."""
+    status = 503 if how == "thanos_503" else 422
+    document = {"status": "error", "errorType": "unavailable" if status == 503 else "execution",
+                "error": THANOS_STORE_ERROR}
+    return status, "application/json", json.dumps(document).encode("utf-8")
+
+
 class FaultProxy(_LoopbackServer):
     """A loopback HTTP proxy that forwards every GET to a real upstream (a Prometheus) and only adds
     transport-level faults: HTTP 503 for the first `fail_first` requests (or `always_status` for all),
@@ -786,6 +799,14 @@ class FaultProxy(_LoopbackServer):
 
     It never answers a query itself: the data in every forwarded answer is the upstream's.
     `seen` keeps (path, headers) of each request, for asserting what the client sent.
+
+    For the conventions of clustered backends it can also stand in for their front ends: `prefix` is a path
+    the API is served under (stripped before forwarding; any other path answers 404, as Prometheus does),
+    `tenant` (header, value) is required as Mimir requires X-Scope-OrgID (401 "no org id" without it), and
+    `partial` makes answers partial the ways the backends say so: "is_partial" adds VictoriaMetrics'
+    `"isPartial": true`, "thanos_422" / "thanos_503" answer the error a Thanos querier gives with
+    partial_response=false when a store did not answer. `touched` names the API paths `warnings`, `rewrite`
+    and `partial` apply to.
     """
 
     def __init__(
@@ -802,6 +823,10 @@ class FaultProxy(_LoopbackServer):
         rewrite: str | None = None,
         mode: str | None = None,
         tls: tuple[Path, Path] | None = None,
+        prefix: str = "",
+        tenant: tuple[str, str] | None = None,
+        partial: str | None = None,
+        touched: Sequence[str] = ("/api/v1/query",),
     ) -> None:
         parts = upstream.removeprefix("http://").split("/", 1)[0]
         self.upstream_host, _, port = parts.partition(":")
@@ -818,6 +843,12 @@ class FaultProxy(_LoopbackServer):
         # How the answer is delivered (see BROKEN_ANSWERS): None forwards it as it came.
         self.mode = mode
         self.tls = tls  # (certificate, key): serve HTTPS
+        self.prefix = prefix
+        self.tenant = tenant
+        if partial not in (None, *PARTIAL_ANSWERS):
+            raise HarnessError(f"unknown partial answer {partial!r}; one of {PARTIAL_ANSWERS}")
+        self.partial = partial
+        self.touched = tuple(touched)
         self.seen: list[tuple[str, dict[str, str]]] = []
         self.faults = 0
         self._lock = threading.Lock()
@@ -841,11 +872,37 @@ class FaultProxy(_LoopbackServer):
         sent = {name.lower(): value for name, value in headers.items()}
         if any(sent.get(name.lower()) != value for name, value in self.require_headers.items()):
             return 401
+        if self.tenant is not None and sent.get(self.tenant[0].lower()) != self.tenant[1]:
+            return 401
+        if not path.startswith(f"{self.prefix}/"):
+            return 404
         return None
+
+    def params(self, route: str = "/api/v1/query") -> list[dict[str, str]]:
+        """The query parameters of each request for `route` (after the prefix), in order."""
+        found = []
+        for path, _ in self.seen:
+            where, _, query = path.removeprefix(self.prefix).partition("?")
+            if where == route:
+                found.append(dict(urllib.parse.parse_qsl(query, keep_blank_values=True)))
+        return found
+
+    def fault_text(self, status: int, headers: Mapping[str, str]) -> bytes:
+        """What the front end says with an injected status: Mimir's words for a missing tenant."""
+        if status == 401 and self.tenant is not None:
+            sent = {name.lower(): value for name, value in headers.items()}
+            return b"no org id\n" if self.tenant[0].lower() not in sent else b"unknown tenant\n"
+        if status == 404:
+            return b"404 page not found\n"
+        return f"fault injected: HTTP {status}\n".encode()
 
     def _forward(self, path: str, headers: Mapping[str, str]) -> tuple[int, str, bytes]:
         # Identity encoding, so warnings can be added to the JSON without re-compressing it.
         sent = {k: v for k, v in headers.items() if k.lower() not in ("host", "accept-encoding", "connection")}
+        path = path.removeprefix(self.prefix)
+        touched = path.split("?", 1)[0].startswith(self.touched)
+        if touched and self.partial in ("thanos_422", "thanos_503"):
+            return _thanos_partial_error(self.partial)
         if self.drop_params and "?" in path:
             route, _, query = path.partition("?")
             kept = [(k, v) for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True)
@@ -860,13 +917,15 @@ class FaultProxy(_LoopbackServer):
             status = response.status
         finally:
             connection.close()
-        if (self.warnings or self.rewrite) and path.startswith("/api/v1/query") and status == 200:
+        if (self.warnings or self.rewrite or self.partial) and touched and status == 200:
             document = json.loads(body)
             if document.get("status") == "success":
                 if self.warnings:
                     document["warnings"] = [*document.get("warnings", []), *self.warnings]
                 if self.rewrite:
                     document["data"] = _rewritten(document["data"], self.rewrite)
+                if self.partial == "is_partial":
+                    document["isPartial"] = True
                 body = json.dumps(document).encode("utf-8")
         return status, content_type, body
 
@@ -886,7 +945,7 @@ class FaultProxy(_LoopbackServer):
                     self.connection.close()
                     return
                 if isinstance(fault, int):
-                    self._answer(fault, "text/plain; charset=utf-8", f"fault injected: HTTP {fault}\n".encode())
+                    self._answer(fault, "text/plain; charset=utf-8", proxy.fault_text(fault, headers))
                     return
                 time.sleep(proxy.delay)
                 if proxy.mode == "redirect":
@@ -928,3 +987,114 @@ class FaultProxy(_LoopbackServer):
         self._serve(server, "fault-proxy")
         return self
 
+
+
+# --- VictoriaMetrics and vmauth (the Debian package victoria-metrics) -----------------------------
+
+
+class _Daemon:
+    """A server process on a free loopback port, logging to its work directory, ready when `ready_path`
+    answers 200; stopped by pid (terminate, then kill)."""
+
+    binary = ""
+    ready_path = "/health"
+
+    def __init__(self, workdir: Path, *, ready_timeout: float = 20.0) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.ready_timeout = ready_timeout
+        self.log_path = workdir / f"{self.binary}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def arguments(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen([find_binary(self.binary), *self.arguments()], stdout=log,
+                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            wait_until(self._ready, f"{self.binary} at {self.url}", timeout=self.ready_timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise HarnessError(f"{self.binary} exited with {self.process.returncode}:\n{self.log_tail()}")
+        try:
+            return requests.get(f"{self.url}{self.ready_path}", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class VictoriaMetricsServer(_Daemon):
+    """A real single-node `victoria-metrics` with its own data directory; `load` imports a History through
+    its Prometheus-text import API and makes it searchable at once."""
+
+    binary = "victoria-metrics"
+
+    def arguments(self) -> list[str]:
+        return [f"-storageDataPath={self.workdir / 'data'}", f"-httpListenAddr={LOOPBACK}:{self.port}",
+                "-retentionPeriod=100y", "-loggerLevel=ERROR"]
+
+    def load(self, history: History) -> None:
+        lines = []
+        for series in history.series():
+            labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(series.labels.items()))
+            lines += [f"{series.name}{{{labels}}} {_format_value(v)} {round(t * 1000)}" for t, v in series.points]
+        response = requests.post(f"{self.url}/api/v1/import/prometheus", data="\n".join(lines) + "\n", timeout=30)
+        if response.status_code not in (200, 204):
+            raise HarnessError(f"import into victoria-metrics: HTTP {response.status_code} {response.text[:300]}")
+        # Imported rows become searchable after a flush; cached rollups from before the import are dropped.
+        for path in ("/internal/force_flush", "/internal/resetRollupResultCache"):
+            requests.get(f"{self.url}{path}", timeout=10).raise_for_status()
+
+
+class VmAuthServer(_Daemon):
+    """A real `vmauth` routing each user (basic auth) to its own backend URL, as a tenant-routing front end."""
+
+    binary = "vmauth"
+
+    def __init__(self, workdir: Path, users: Mapping[str, tuple[str, str]], **options: Any) -> None:
+        super().__init__(workdir, **options)
+        self.users = dict(users)  # username: (password, url_prefix)
+        self.config_path = workdir / "auth.yml"
+
+    def arguments(self) -> list[str]:
+        users = [{"username": name, "password": password, "url_prefix": target}
+                 for name, (password, target) in self.users.items()]
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(yaml.safe_dump({"users": users}), encoding="utf-8")
+        return [f"-auth.config={self.config_path}", f"-httpListenAddr={LOOPBACK}:{self.port}", "-loggerLevel=ERROR"]

@@ -232,16 +232,29 @@ class Probe:
         """Attach the queries and apply the warnings policy: a warning fails unless the environment allows it."""
         observation.queries = [r.evidence() for r in self.results]
         warnings = list(dict.fromkeys(w for r in self.results for w in r.warnings))
-        observation.warnings.extend(warnings)
-        if warnings and not self.context.environment.prometheus.allow_warnings:
-            observation.fail(
-                "Prometheus answered with warnings (e.g. a partial response), so the result may be incomplete; "
-                "set prometheus.allow_warnings: true in the environment file only if that is acceptable"
-            )
-        return observation
+        return apply_warnings_policy(observation, warnings, self.context.environment.prometheus.allow_warnings)
 
     def evidence(self) -> list[dict[str, Any]]:
         return [r.evidence() for r in self.results]
+
+
+def apply_warnings_policy(observation: Observation, warnings: Sequence[str], allowed: bool) -> Observation:
+    """Keep the answers' warnings with the observation; unless allowed, they fail it, a partial answer by name."""
+    observation.warnings.extend(w for w in warnings if w not in observation.warnings)
+    if not warnings or allowed:
+        return observation
+    if any("partial" in w.lower() for w in warnings):
+        observation.fail(
+            "Prometheus answered partially (a store or storage node did not answer), so the result is incomplete "
+            "and cannot pass; bring the missing part back, or set prometheus.allow_warnings: true in the "
+            "environment file only if judging incomplete data is acceptable"
+        )
+    else:
+        observation.fail(
+            "Prometheus answered with warnings (e.g. a partial response), so the result may be incomplete; "
+            "set prometheus.allow_warnings: true in the environment file only if that is acceptable"
+        )
+    return observation
 
 
 def promql_alternatives(values: list[str]) -> str:

@@ -39,6 +39,13 @@ class QueryFailed(EvaluationError):
     cause = "query_failed"
 
 
+class PartialAnswer(QueryFailed):
+    """The backend answered only part of the data (a store, a vmstorage node or a replica did not answer), or
+    refused to answer because it could only have answered partially."""
+
+    cause = "partial_answer"
+
+
 class ScrapeFailed(EvaluationError):
     """A component's /metrics endpoint could not be fetched."""
 

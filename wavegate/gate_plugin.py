@@ -201,9 +201,11 @@ class GatePlugin:
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         state = self.state
         env = state.environment
+        conventions = env.prometheus.describe_backend()  # tenant, Thanos parameters: not secrets
+        backend = f" ({conventions})" if conventions else ""
         return [
             f"wavegate {__version__}: environment {env.name} ({env.path})",
-            f"prometheus: {env.redacted_url}",
+            f"prometheus: {env.redacted_url}{backend}",
             f"windows: {env.baseline.describe()}; {env.candidate.describe()}",
             f"comparison: {describe_comparison(env)}",
             f"criteria: {state.criteria.path} ({len(state.criteria.items)} criteria)",

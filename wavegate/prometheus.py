@@ -19,8 +19,8 @@ from typing import Any
 import requests
 
 from wavegate import transport
-from wavegate.errors import ConfigError, PrometheusUnavailable, QueryFailed
-from wavegate.settings import PrometheusSettings, format_duration, format_time, redact_url
+from wavegate.errors import ConfigError, PartialAnswer, PrometheusUnavailable, QueryFailed
+from wavegate.settings import PrometheusSettings, format_duration, format_time, redact_url, thanos_params
 
 _RETRY_STATUS = {502, 503, 504}
 
@@ -126,10 +126,14 @@ class PrometheusClient:
         source: str = "the environment file",
     ) -> None:
         self.settings = settings
-        self.base = settings.url.rstrip("/")
+        self.base = settings.api_base
         self.backoff = backoff
         self.session = session or requests.Session()
         self.session.headers.update(settings.headers)
+        if settings.tenant is not None:
+            self.session.headers[settings.tenant_header] = settings.tenant
+        # Sent with queries only: Thanos' partial_response/dedup; nothing for any other backend.
+        self._query_params = thanos_params(settings.thanos)
         # Passed with each request: a session-wide setting would lose to REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE.
         self._verify: bool | str = str(settings.ca_file) if settings.ca_file else True
         self.budget: transport.Budget | None = None  # the run's time budget, set by the gate's context
@@ -181,6 +185,8 @@ class PrometheusClient:
                     continue
                 raise PrometheusUnavailable(f"{exc}{self._hint(str(exc))}") from None
             if response.status_code in _RETRY_STATUS:
+                # A querier that refuses a partial answer may say so with a 503: that is no outage to wait out.
+                _refuse_partial(_api_error(response), response.status_code, f"{self.display_url}{path}")
                 last = f"HTTP {response.status_code}"
                 continue
             return self._decode(response, path)
@@ -199,14 +205,16 @@ class PrometheusClient:
 
     def _decode(self, response: requests.Response, path: str) -> Any:
         where = f"{self.display_url}{path}"
-        if response.status_code in (401, 403):
-            raise QueryFailed(
-                f"{where} answered HTTP {response.status_code}: check prometheus.bearer_token_env / basic_auth"
-            )
+        if response.status_code in (401, 403) or _refused_credentials(response):
+            raise QueryFailed(f"{where} answered HTTP {response.status_code}{_quoted(response)}: "
+                              f"{self._access_hint(response)}")
+        if response.status_code == 404:
+            raise QueryFailed(f"{where} answered HTTP 404{_quoted(response)}: there is no Prometheus API at this "
+                              f"path; {self._path_hint()}")
         try:
             body = response.json()
         except ValueError:
-            snippet = response.text[:200].replace("\n", " ")
+            snippet = _without_credentials(response.text[:200].replace("\n", " "))
             raise QueryFailed(
                 f"{where} answered HTTP {response.status_code} with something that is not JSON: {snippet!r}; "
                 "is prometheus.url the API base of a Prometheus server?"
@@ -214,11 +222,54 @@ class PrometheusClient:
         if not isinstance(body, dict) or "status" not in body:
             raise QueryFailed(f"{where} answered JSON without a status field; is it a Prometheus API?")
         if body["status"] != "success":
+            _refuse_partial(body, response.status_code, where)
             raise QueryFailed(
                 f"{where} answered HTTP {response.status_code} {body.get('errorType', 'error')}: "
                 f"{body.get('error', 'no error text')}"
             )
         return body
+
+    def _access_hint(self, response: requests.Response) -> str:
+        settings = self.settings
+        if "org id" in response.text.lower() or "tenant" in response.text.lower():
+            if settings.tenant is None:
+                return (f"the backend is multi-tenant and needs a tenant id: set prometheus.tenant (sent as "
+                        f"{settings.tenant_header}) in the environment file")
+            return (f"check prometheus.tenant ({settings.tenant!r}, sent as {settings.tenant_header}) and "
+                    "prometheus.tenant_header")
+        tenant = (f" and prometheus.tenant ({settings.tenant!r}, sent as {settings.tenant_header})"
+                  if settings.tenant is not None else
+                  " (a multi-tenant backend such as Mimir or Cortex also needs prometheus.tenant)")
+        return f"check prometheus.bearer_token_env / basic_auth{tenant}"
+
+    def _path_hint(self) -> str:
+        prefix = self.settings.path_prefix
+        if prefix:
+            return (f"check prometheus.path_prefix ({prefix!r}) and prometheus.url in the environment file (the "
+                    "gate asks url + path_prefix + /api/v1/...)")
+        return ("check prometheus.url in the environment file; a backend that serves the API under a prefix "
+                "needs prometheus.path_prefix (e.g. /select/0/prometheus for vmselect, /prometheus for Mimir)")
+
+    def _warnings(self, body: Any, where: str) -> tuple[str, ...]:
+        """The answer's warnings, plus one for VictoriaMetrics' `isPartial: true` (a vmstorage node did not
+        answer): both say the data may be incomplete."""
+        warnings = [str(w) for w in body.get("warnings") or ()]
+        if body.get("isPartial") is True:
+            warnings.append(f"partial answer: {where} answered with isPartial: true (a storage node did not "
+                            "answer), so the data is incomplete")
+        return tuple(warnings)
+
+    def _whole(self, body: Any, where: str) -> Any:
+        """The body of an answer the gate reads outside a criterion's queries (targets, TSDB status): a partial
+        one is an error unless prometheus.allow_warnings accepts it."""
+        self._refuse_incomplete(self._warnings(body, where), where)
+        return body
+
+    def _refuse_incomplete(self, warnings: tuple[str, ...], where: str) -> None:
+        if warnings and not self.settings.allow_warnings:
+            raise PartialAnswer(f"{where} answered partially or with warnings: {'; '.join(warnings)}; the answer "
+                                "may be incomplete, so it is not used: bring back the part that did not answer, or "
+                                "set prometheus.allow_warnings: true in the environment file if that is acceptable")
 
     # -- API ---------------------------------------------------------------------------------------------
     def check_ready(self) -> None:
@@ -227,7 +278,7 @@ class PrometheusClient:
 
     def query(self, promql: str, at: datetime) -> QueryResult:
         """Run an instant query at time `at` and return its vector (or scalar as a one-element vector)."""
-        body = self._get("/api/v1/query", {"query": promql, "time": f"{at.timestamp():.3f}"})
+        body = self._get("/api/v1/query", {"query": promql, "time": f"{at.timestamp():.3f}", **self._query_params})
         data = body.get("data")
         if not isinstance(data, dict) or "resultType" not in data:
             raise QueryFailed(f"Prometheus answered `{promql}` without data.resultType")
@@ -245,22 +296,23 @@ class PrometheusClient:
             series.append(Series({}, _parse_value(result, promql)))
         else:
             raise QueryFailed(f"`{promql}` returned a {kind}; the gate expects an instant vector or scalar")
-        warnings = tuple(str(w) for w in body.get("warnings") or ())
+        warnings = self._warnings(body, f"{self.display_url}/api/v1/query")
         return QueryResult(promql, at, tuple(series), warnings, raw=body)
 
     def samples(self, selector: str, range_seconds: float, at: datetime) -> tuple[list[RangeSeries], tuple[str, ...]]:
         """The raw samples of `selector` in [at - range, at] (a range-vector instant query: the real sample
         timestamps, staleness markers left out, ordinary NaN kept), and Prometheus' warnings."""
         promql = f"{selector}[{format_duration(range_seconds)}]"
-        body = self._get("/api/v1/query", {"query": promql, "time": f"{at.timestamp():.3f}"})
+        body = self._get("/api/v1/query", {"query": promql, "time": f"{at.timestamp():.3f}", **self._query_params})
         matrix = self._matrix(body, promql)
         latest = max((s.points[-1][0] for s in matrix if s.points), default=None)
         if latest is not None and latest > at.timestamp() + 0.0015:
             raise QueryFailed(_time_mismatch(promql, latest, at))
-        return matrix, tuple(str(w) for w in body.get("warnings") or ())
+        return matrix, self._warnings(body, f"{self.display_url}/api/v1/query")
 
     def query_range(self, promql: str, start: datetime, end: datetime, step: float) -> list[RangeSeries]:
-        """Evaluate `promql` every `step` seconds from `start` to `end`; NaN and ±Inf samples are kept."""
+        """Evaluate `promql` every `step` seconds from `start` to `end`; NaN and ±Inf samples are kept. A partial
+        answer is an error unless prometheus.allow_warnings accepts it (the report's graphs and tables)."""
         body = self._get(
             "/api/v1/query_range",
             {
@@ -268,9 +320,10 @@ class PrometheusClient:
                 "start": f"{start.timestamp():.3f}",
                 "end": f"{end.timestamp():.3f}",
                 "step": f"{step:g}",
+                **self._query_params,
             },
         )
-        return self._matrix(body, promql)
+        return self._matrix(self._whole(body, f"{self.display_url}/api/v1/query_range"), promql)
 
     def _matrix(self, body: Any, promql: str) -> list[RangeSeries]:
         data = body.get("data")
@@ -292,16 +345,70 @@ class PrometheusClient:
         return out
 
     def targets(self) -> list[dict[str, Any]]:
+        """The active targets; a partial answer is an error unless prometheus.allow_warnings accepts it."""
+        found, warnings = self.targets_answer()
+        self._refuse_incomplete(warnings, f"{self.display_url}/api/v1/targets")
+        return found
+
+    def targets_answer(self) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+        """The active targets and the answer's warnings (a partial answer among them), for a check to judge."""
+        where = f"{self.display_url}/api/v1/targets"
         body = self._get("/api/v1/targets", {"state": "active"})
         active = (body.get("data") or {}).get("activeTargets")
         if not isinstance(active, list):
-            raise QueryFailed(f"{self.display_url}/api/v1/targets answered without data.activeTargets")
-        return [t for t in active if isinstance(t, dict)]
+            raise QueryFailed(f"{where} answered without data.activeTargets")
+        return [t for t in active if isinstance(t, dict)], self._warnings(body, where)
 
     def tsdb_status(self) -> dict[str, Any]:
-        body = self._get("/api/v1/status/tsdb")
+        body = self._whole(self._get("/api/v1/status/tsdb"), f"{self.display_url}/api/v1/status/tsdb")
         data = body.get("data")
         return data if isinstance(data, dict) else {}
+
+
+# What a Thanos querier says when partial_response=false and a store did not answer, or when no store
+# matched; any error text that names a partial response.
+_PARTIAL_ERROR = re.compile(r"partial[ _]response|receive series from|fetch series for|no storeapis matched|"
+                            r"store(api)? .{0,40}unavailable|unavailable store", re.IGNORECASE)
+
+
+def _api_error(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _refuse_partial(body: Any, status: int, where: str) -> None:
+    """Raise PartialAnswer when an error answer says the backend could only have answered partially."""
+    if not isinstance(body, dict) or body.get("status") != "error":
+        return
+    text = str(body.get("error", ""))
+    if _PARTIAL_ERROR.search(text):
+        raise PartialAnswer(
+            f"{where} refused a partial answer (HTTP {status} {body.get('errorType', 'error')}: {text}): a store "
+            "behind the querier (sidecar, store gateway, receiver) did not answer, so the data would be "
+            "incomplete and the criterion cannot be judged; bring the store back (check the querier's stores "
+            "page), or set prometheus.thanos.partial_response: true to accept partial answers, which then fail "
+            "the criteria on their warnings unless prometheus.allow_warnings is true")
+
+
+# An authentication scheme and its credentials, as a front end may quote them back.
+_CREDENTIALS = re.compile(r"\b(Basic|Bearer)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+
+
+def _refused_credentials(response: requests.Response) -> bool:
+    """A 400 from an authenticating front end: vmauth answers an unknown user or token that way."""
+    return response.status_code == 400 and "auth token" in response.text.lower()
+
+
+def _quoted(response: requests.Response) -> str:
+    """A short quote of an error answer's text, e.g. ` ("no org id")`, any credentials in it replaced by ***."""
+    text = _without_credentials(" ".join(response.text.split()))[:160]
+    return f" ({text!r})" if text else ""
+
+
+def _without_credentials(text: str) -> str:
+    return _CREDENTIALS.sub(lambda found: f"{found.group(1)} ***", text)
 
 
 def _short(exc: Exception) -> str:

@@ -197,8 +197,58 @@ _SELECTOR_SCHEMA = {"anyOf": [{"type": "object", "additionalProperties": {"type"
 Selector = Annotated[tuple[LabelMatcher, ...], BeforeValidator(_selector), WithJsonSchema(_SELECTOR_SCHEMA)]
 
 
+def _path_prefix(value: str) -> str:
+    """A path prepended to every API path: starts with "/", no query string, no trailing "/"."""
+    if value in ("", "/"):
+        return ""
+    if not value.startswith("/"):
+        raise ValueError(f"{value!r} must start with / (e.g. /select/0/prometheus or /prometheus)")
+    if "?" in value or "#" in value:
+        raise ValueError(f"{value!r}: a path prefix has no query string or fragment; write only the path")
+    prefix = value.rstrip("/")
+    if prefix.endswith("/api/v1"):
+        raise ValueError(f"{value!r}: leave /api/v1 out, the gate adds /api/v1/query etc. itself "
+                         f"(write {prefix.removesuffix('/api/v1') or '/'!r})")
+    return prefix
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _header_name(value: str) -> str:
+    if not _HEADER_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is not an HTTP header name (letters, digits and - such as X-Scope-OrgID)")
+    return value
+
+
+class ThanosSettings(_Strict):
+    """Query parameters of a Thanos querier, sent with every query and range query only when this section is
+    present (a plain Prometheus or VictoriaMetrics gets the requests it always got)."""
+
+    partial_response: bool = Field(
+        False, description="Sent as partial_response: false (the default) makes the querier answer an error when a "
+        "store does not answer, instead of a partial result; true accepts partial results, which still fail the "
+        "criteria that read them on their warnings unless prometheus.allow_warnings is true.")
+    dedup: bool | None = Field(
+        None, description="Sent as dedup when set: true merges the replicas of an HA pair (by the querier's "
+        "--query.replica-label), false keeps them apart; unset (null) leaves the querier's default.")
+
+
 class PrometheusSettings(_Strict):
     url: str = Field(description="Base URL of any Prometheus-compatible HTTP API.")
+    path_prefix: Annotated[str, AfterValidator(_path_prefix)] = Field(
+        "", description="Path prepended to every API path (/api/v1/query, /api/v1/targets, ...), e.g. "
+        "/select/0/prometheus for a VictoriaMetrics cluster's vmselect or /prometheus for Mimir; starts with /, "
+        "no query string. A url that already ends in that path works as well.")
+    tenant: str | None = Field(
+        None, min_length=1, description="Tenant (organisation) id of a multi-tenant backend (Mimir, Cortex, Thanos "
+        "receive, VictoriaMetrics behind vmauth), sent as the tenant_header on every request; not a secret, shown "
+        "in the report header.")
+    tenant_header: Annotated[str, AfterValidator(_header_name)] = Field(
+        "X-Scope-OrgID", description="The HTTP header that carries prometheus.tenant.")
+    thanos: ThanosSettings | None = Field(
+        None, description="Set when the API is a Thanos querier: its partial_response and dedup query parameters "
+        "(partial_response=false by default), e.g. thanos: {dedup: true}; leave out for any other backend.")
     job: str = Field("prometheus", description="The scrape job of Prometheus itself.")
     selector: Selector = Field(
         (), description="Label matchers of this environment in a shared Prometheus, added to every selector of "
@@ -207,17 +257,61 @@ class PrometheusSettings(_Strict):
         (), description="Label matchers added to Prometheus' own series (its job's `up`, prometheus_*).")
     scrape_interval: PositiveDuration = Field(15.0, description="Interval the history was scraped at.")
     timeout: PositiveDuration = Field(30.0, description="Deadline of one whole HTTP request to Prometheus.")
-    headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers, e.g. X-Scope-OrgID.")
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers sent with every request "
+                                    "(a tenant id is better set as prometheus.tenant).")
     bearer_token_env: str | None = Field(None, description="Environment variable holding a bearer token.")
     basic_auth: BasicAuth | None = Field(None, description="HTTP basic authentication, password from the env.")
     ca_file: Path | None = Field(None, description="CA bundle for TLS verification (verified by default).")
-    allow_warnings: bool = Field(False, description="Accept answers that carry Prometheus warnings.")
+    allow_warnings: bool = Field(False, description="Accept answers that carry Prometheus warnings, including "
+                                 "partial answers (warnings, or VictoriaMetrics' isPartial: true); they still "
+                                 "show in the evidence.")
     retries: int = Field(3, ge=0, le=10, description="Retries of a transport error (reset, 502/503/504, timeout).")
 
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         return _check_http_url(value)
+
+    @model_validator(mode="after")
+    def _one_tenant(self) -> PrometheusSettings:
+        # headers: {X-Scope-OrgID: a} and tenant: b would send one of them silently; refuse to guess.
+        if self.tenant is None:
+            return self
+        for name, value in self.headers.items():
+            if name.lower() == self.tenant_header.lower() and value != self.tenant:
+                raise ValueError(
+                    f"prometheus.tenant ({self.tenant!r}) and prometheus.headers.{name} ({value!r}) name different "
+                    f"tenants in the same {self.tenant_header} header; keep only prometheus.tenant")
+        return self
+
+    @property
+    def api_base(self) -> str:
+        """The URL the API paths are appended to: url plus path_prefix (a url already ending in the prefix kept)."""
+        parts = urlsplit(self.url)
+        path = parts.path.rstrip("/")
+        if self.path_prefix and not path.endswith(self.path_prefix):
+            path += self.path_prefix
+        return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+
+    def describe_backend(self) -> str:
+        """The cluster conventions in use, e.g. `tenant team-a (X-Scope-OrgID); thanos partial_response=false`."""
+        parts = []
+        if self.tenant is not None:
+            parts.append(f"tenant {self.tenant} ({self.tenant_header})")
+        if self.thanos is not None:
+            params = ", ".join(f"{k}={v}" for k, v in thanos_params(self.thanos).items())
+            parts.append(f"thanos {params}")
+        return "; ".join(parts)
+
+
+def thanos_params(thanos: ThanosSettings | None) -> dict[str, str]:
+    """The query parameters a Thanos querier is sent with each query (none for another backend)."""
+    if thanos is None:
+        return {}
+    params = {"partial_response": str(thanos.partial_response).lower()}
+    if thanos.dedup is not None:
+        params["dedup"] = str(thanos.dedup).lower()
+    return params
 
 
 class ComponentSettings(_Strict):
@@ -350,7 +444,7 @@ class Environment:
 
     @property
     def redacted_url(self) -> str:
-        return redact_url(self.model.prometheus.url)
+        return redact_url(self.model.prometheus.api_base)
 
 
 def redact_url(url: str) -> str:

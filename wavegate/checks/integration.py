@@ -12,7 +12,7 @@ from wavegate.checks.common import (
     _finite,
     conclude,
 )
-from wavegate.context import GateContext, Probe
+from wavegate.context import GateContext, Probe, apply_warnings_policy
 from wavegate.errors import EvaluationError
 from wavegate.prometheus import RangeSeries
 from wavegate.settings import Window, format_duration, format_time, redact_text
@@ -22,7 +22,7 @@ from wavegate.verdicts import Observation
 def targets_up(criterion: c.TargetsUp, ctx: GateContext) -> Observation:
     ctx.ensure_prometheus()
     scope = ctx.scope
-    every = ctx.prometheus.targets()
+    every, warnings = ctx.prometheus.targets_answer()
     # In a shared Prometheus only the environment's targets count (the selector's labels, by target labels).
     targets = [t for t in every if scope.admits_target(t.get("labels") or {})]
     obs = Observation(passed=True, summary="")
@@ -55,8 +55,9 @@ def targets_up(criterion: c.TargetsUp, ctx: GateContext) -> Observation:
                     "result": [{"job": (t.get("labels") or {}).get("job"), "instance":
                                 (t.get("labels") or {}).get("instance"), "health": t.get("health"),
                                 "lastError": redact_text(str(t.get("lastError") or ""))} for t in targets],
-                    "warnings": []}]
-    return conclude(obs, failures, "all expected targets are up")
+                    "warnings": list(warnings)}]
+    conclude(obs, failures, "all expected targets are up")
+    return apply_warnings_policy(obs, warnings, ctx.environment.prometheus.allow_warnings)
 
 
 def scrape_success(criterion: c.ScrapeSuccess, ctx: GateContext) -> Observation:

@@ -46,7 +46,7 @@ class Inputs:
 
     @property
     def prometheus_display_url(self) -> str:
-        return redact_url(self.prometheus.url)
+        return redact_url(self.prometheus.api_base)
 
 
 def load_gate_results(path: Path) -> dict[str, Any]:
@@ -116,9 +116,11 @@ def load_inputs(results_path: Path, env_name: str | None = None, env_file: Path 
     recorded_url = results.get("prometheus_url")
     # An explicit --env-file is the caller's word (e.g. Prometheus moved since the run); otherwise the
     # numbers must come from the Prometheus the gate judged.
-    if env_file is None and isinstance(recorded_url, str) and redact_url(model.prometheus.url) != recorded_url:
+    # (Results written before path_prefix existed recorded the url as written, e.g. with a trailing /.)
+    named = {redact_url(model.prometheus.api_base), redact_url(model.prometheus.url)}
+    if env_file is None and isinstance(recorded_url, str) and recorded_url not in named:
         raise ReportInputError(
-            f"{environment_path} names Prometheus {redact_url(model.prometheus.url)}, but the gate judged "
+            f"{environment_path} names Prometheus {redact_url(model.prometheus.api_base)}, but the gate judged "
             f"{recorded_url} (gate-results.json); pass the environment file the gate ran with"
         )
     windows = results["windows"]
