@@ -1060,26 +1060,59 @@ class _Daemon:
 
 
 class VictoriaMetricsServer(_Daemon):
-    """A real single-node `victoria-metrics` with its own data directory; `load` imports a History through
-    its Prometheus-text import API and makes it searchable at once."""
+    """A real single-node `victoria-metrics` (Debian's package) with its own data directory, the self-tests'
+    second backend. History goes in through its import API (`/api/v1/import/prometheus`: exposition lines
+    with a millisecond timestamp each, the same samples promtool backfills into Prometheus), given as
+    `history` (imported at start) or to `load`; it is searchable at once and no cached answer predates it."""
 
     binary = "victoria-metrics"
+    batch_lines = 200_000  # per import request: quick, and far below the import limits
+
+    def __init__(self, workdir: Path, *, history: History | None = None, **options: Any) -> None:
+        super().__init__(workdir, **options)
+        self.history = history
 
     def arguments(self) -> list[str]:
         return [f"-storageDataPath={self.workdir / 'data'}", f"-httpListenAddr={LOOPBACK}:{self.port}",
                 "-retentionPeriod=100y", "-loggerLevel=ERROR"]
 
+    def start(self) -> Self:
+        super().start()
+        if self.history is not None:
+            try:
+                self.load(self.history)
+            except BaseException:
+                self.stop()
+                raise
+        return self
+
     def load(self, history: History) -> None:
-        lines = []
+        batch: list[str] = []
         for series in history.series():
             labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(series.labels.items()))
-            lines += [f"{series.name}{{{labels}}} {_format_value(v)} {round(t * 1000)}" for t, v in series.points]
-        response = requests.post(f"{self.url}/api/v1/import/prometheus", data="\n".join(lines) + "\n", timeout=30)
-        if response.status_code not in (200, 204):
-            raise HarnessError(f"import into victoria-metrics: HTTP {response.status_code} {response.text[:300]}")
+            batch += [f"{series.name}{{{labels}}} {_format_value(v)} {round(t * 1000)}\n" for t, v in series.points]
+            if len(batch) >= self.batch_lines:
+                self._import(batch)
+                batch = []
+        if batch:
+            self._import(batch)
         # Imported rows become searchable after a flush; cached rollups from before the import are dropped.
         for path in ("/internal/force_flush", "/internal/resetRollupResultCache"):
-            requests.get(f"{self.url}{path}", timeout=10).raise_for_status()
+            requests.get(f"{self.url}{path}", timeout=60).raise_for_status()
+
+    def _import(self, lines: list[str]) -> None:
+        response = requests.post(f"{self.url}/api/v1/import/prometheus", data="".join(lines).encode(), timeout=120)
+        if response.status_code not in (200, 204):
+            raise HarnessError(f"import into victoria-metrics: HTTP {response.status_code} {response.text[:300]}")
+
+    def query(self, promql: str, at: float | None = None) -> list[dict[str, Any]]:
+        """An instant query (for the harness' own checks); raises on an API error."""
+        params = {"query": promql, **({"time": f"{at:.3f}"} if at is not None else {})}
+        body = requests.get(f"{self.url}/api/v1/query", params=params, timeout=30).json()
+        if body.get("status") != "success":
+            raise HarnessError(f"query {promql!r} failed: {body}")
+        result = body["data"]["result"]
+        return result if isinstance(result, list) else [{"metric": {}, "value": result}]
 
 
 class VmAuthServer(_Daemon):

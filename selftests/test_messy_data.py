@@ -14,6 +14,7 @@ import pytest
 from harness import (
     GateRun,
     PrometheusServer,
+    VictoriaMetricsServer,
     closed_port,
     criteria_variant,
     environment_document,
@@ -34,7 +35,6 @@ from messy import (
     Target,
     both,
 )
-from victoria import VictoriaMetricsServer
 
 COMPONENTS = ("router", "gateway", "worker")
 
@@ -276,7 +276,7 @@ def messy_runs(request: pytest.FixtureRequest,
     if request.param == "prometheus":
         server = PrometheusServer({}, history=builder.history, workdir=workdir / "prometheus", ready_timeout=60)
     else:
-        server = VictoriaMetricsServer(history=builder.history, workdir=workdir / "victoria-metrics", ready_timeout=60)
+        server = VictoriaMetricsServer(workdir / "victoria-metrics", history=builder.history, ready_timeout=60)
     with server:
         runs = {}
         for name, case in CASES.items():

@@ -47,12 +47,12 @@ from harness import (
     History,
     PrometheusServer,
     Series,
+    VictoriaMetricsServer,
     closed_port,
     environment_document,
     run_gate,
     write_environment,
 )
-from victoria import VictoriaMetricsServer
 
 # Seeds 1-36, plus four a scan of seeds 1-800 (realistic.draw_plan) found where a throughput drop meets a
 # restart of the dropped job inside the baseline while it was unscraped across the baseline start; the gate
@@ -112,7 +112,7 @@ def world(request: pytest.FixtureRequest, cases: list[realistic.Case],
         server = PrometheusServer(jobs={}, history=history, max_block_duration="486h",
                                   workdir=workdir / "prometheus", ready_timeout=60)
     else:
-        server = VictoriaMetricsServer(history=history, workdir=workdir / "victoria-metrics", ready_timeout=60)
+        server = VictoriaMetricsServer(workdir / "victoria-metrics", history=history, ready_timeout=60)
     with server:
         yield OracleWorld(cases, backend, server, workdir, f"http://127.0.0.1:{closed_port()}/metrics")
 
