@@ -19,14 +19,16 @@ apt_install() {
 
 ensure_prometheus() {
   # promtool and a node exporter are references the exposition self-tests compare with.
+  # VictoriaMetrics (with vmagent and vmauth) is the second backend the same verdicts are checked on.
   if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1 \
-      || ! command -v prometheus-node-exporter >/dev/null 2>&1; then
-    apt_install prometheus prometheus-node-exporter
+      || ! command -v prometheus-node-exporter >/dev/null 2>&1 || ! command -v victoria-metrics >/dev/null 2>&1 \
+      || ! command -v vmagent >/dev/null 2>&1 || ! command -v vmauth >/dev/null 2>&1; then
+    apt_install prometheus prometheus-node-exporter victoria-metrics
   fi
-  # The Debian packages start a system Prometheus on :9090 and a node exporter on :9100 where a service
-  # manager runs; ours are our own.
+  # The Debian packages start a system Prometheus on :9090, a node exporter on :9100 and VictoriaMetrics
+  # on :8428 where a service manager runs; ours are our own.
   if command -v systemctl >/dev/null 2>&1; then
-    for service in prometheus prometheus-node-exporter; do
+    for service in prometheus prometheus-node-exporter victoria-metrics; do
       if systemctl is-active --quiet "$service" 2>/dev/null; then
         as_root systemctl stop "$service" || true
       fi
