@@ -1068,13 +1068,15 @@ class VictoriaMetricsServer(_Daemon):
     binary = "victoria-metrics"
     batch_lines = 200_000  # per import request: quick, and far below the import limits
 
-    def __init__(self, workdir: Path, *, history: History | None = None, **options: Any) -> None:
+    def __init__(self, workdir: Path, *, history: History | None = None, flags: Sequence[str] = (),
+                 **options: Any) -> None:
         super().__init__(workdir, **options)
         self.history = history
+        self.flags = list(flags)  # e.g. -search.latencyOffset=1s where samples written now are queried now
 
     def arguments(self) -> list[str]:
         return [f"-storageDataPath={self.workdir / 'data'}", f"-httpListenAddr={LOOPBACK}:{self.port}",
-                "-retentionPeriod=100y", "-loggerLevel=ERROR"]
+                "-retentionPeriod=100y", "-loggerLevel=ERROR", *self.flags]
 
     def start(self) -> Self:
         super().start()
@@ -1113,6 +1115,31 @@ class VictoriaMetricsServer(_Daemon):
             raise HarnessError(f"query {promql!r} failed: {body}")
         result = body["data"]["result"]
         return result if isinstance(result, list) else [{"metric": {}, "value": result}]
+
+
+class VmAgentServer(_Daemon):
+    """A real `vmagent` scraping `jobs` ({job: [host:port, ...]}) and itself (job `vmagent`) every
+    `scrape_interval`, remote-writing into a VictoriaMetrics; its /api/v1/targets lists the targets."""
+
+    binary = "vmagent"
+
+    def __init__(self, workdir: Path, jobs: Mapping[str, Sequence[str]], remote: str, *,
+                 scrape_interval: str = "1s", **options: Any) -> None:
+        super().__init__(workdir, **options)
+        self.jobs = {"vmagent": [f"{LOOPBACK}:{self.port}"], **{k: list(v) for k, v in jobs.items()}}
+        self.remote = remote
+        self.scrape_interval = scrape_interval
+        self.config_path = workdir / "scrape.yml"
+
+    def arguments(self) -> list[str]:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = {"global": {"scrape_interval": self.scrape_interval, "scrape_timeout": self.scrape_interval},
+                  "scrape_configs": [{"job_name": job, "static_configs": [{"targets": targets}]}
+                                     for job, targets in self.jobs.items()]}
+        self.config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        return [f"-promscrape.config={self.config_path}", f"-remoteWrite.url={self.remote}/api/v1/write",
+                f"-remoteWrite.tmpDataPath={self.workdir / 'queue'}", "-remoteWrite.flushInterval=1s",
+                f"-httpListenAddr={LOOPBACK}:{self.port}", "-loggerLevel=ERROR"]
 
 
 class VmAuthServer(_Daemon):

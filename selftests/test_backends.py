@@ -16,9 +16,20 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from harness import History, PrometheusServer, VictoriaMetricsServer
+from harness import (
+    History,
+    MetricsEndpoint,
+    PrometheusServer,
+    VictoriaMetricsServer,
+    VmAgentServer,
+    environment_document,
+    run_gate,
+    wait_until,
+    write_environment,
+)
 
 from wavegate.context import exact_increase, window_increase
 
@@ -110,3 +121,59 @@ def test_a_nan_sample_is_kept_by_prometheus_and_dropped_by_victoriametrics(
     left = samples["victoriametrics"][0]["values"] if samples["victoriametrics"] else []
     assert all(v != "NaN" for _, v in left)
     assert len(left) < len(kept)
+
+
+# --- The backend profile: vmagent scrapes, VictoriaMetrics answers ------------------------------------------
+
+COMPONENTS = ("router", "gateway", "worker")
+
+
+@pytest.fixture(scope="module")
+def vmagent_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[VictoriaMetricsServer, VmAgentServer]]:
+    """Three component endpoints scraped every second by a real vmagent into a real VictoriaMetrics."""
+    folder = tmp_path_factory.mktemp("vmagent")
+    with MetricsEndpoint("# TYPE x gauge\nx 1\n") as router, MetricsEndpoint("# TYPE x gauge\nx 1\n") as gateway, \
+            MetricsEndpoint("# TYPE x gauge\nx 1\n") as worker, \
+            VictoriaMetricsServer(folder / "victoria-metrics", flags=("-search.latencyOffset=1s",)) as victoria:
+        jobs = {"router": [router.address], "gateway": [gateway.address], "worker": [worker.address]}
+        with VmAgentServer(folder / "vmagent", jobs, victoria.url) as agent:
+            def scraped() -> bool:
+                found = victoria.query("count(count_over_time(up[1m]) >= 3)"
+                                       " + count(vm_promscrape_scrapes_skipped_by_sample_limit_total)")
+                return bool(found) and float(found[0]["value"][1]) >= len(jobs) + 2
+            wait_until(scraped, "vmagent's scrapes stored in VictoriaMetrics", timeout=30)
+            yield victoria, agent
+
+
+def _integration_run(folder: Path, victoria: VictoriaMetricsServer, agent: VmAgentServer,
+                     **prometheus: str) -> dict[str, dict[str, object]]:
+    now = time.time()
+    document = environment_document(victoria.url, dict.fromkeys(COMPONENTS, "http://127.0.0.1:9/metrics"),
+                                    {"baseline": (now - 1200, now - 600), "candidate": (now - 600, now - 5)},
+                                    scrape_interval="1s", prometheus_job="vmagent")
+    document["prometheus"].update(prometheus)
+    folder.mkdir(parents=True, exist_ok=True)
+    run = run_gate(folder, env_file=write_environment(folder / "environment.yaml", document),
+                   select="targets_up or scrape_success")
+    return run.criteria
+
+
+def test_with_the_victoriametrics_profile_the_integration_criteria_read_vmagent(
+    vmagent_world: tuple[VictoriaMetricsServer, VmAgentServer], tmp_path: Path
+) -> None:
+    victoria, agent = vmagent_world
+    records = _integration_run(tmp_path, victoria, agent, backend="victoriametrics", targets_url=agent.url)
+    assert records["integration.targets_up"]["verdict"] == "passed", records["integration.targets_up"]
+    success = records["integration.scrape_success"]
+    assert success["verdict"] == "passed", success
+    assert any("vm_promscrape_scrapes_skipped_by_sample_limit_total" in note for note in success["notes"])
+
+
+def test_without_the_profile_prometheus_signals_are_missing_and_nothing_passes(
+    vmagent_world: tuple[VictoriaMetricsServer, VmAgentServer], tmp_path: Path
+) -> None:
+    victoria, agent = vmagent_world
+    records = _integration_run(tmp_path, victoria, agent)
+    assert records["integration.scrape_success"]["verdict"] in {"failed", "error"}
+    assert "prometheus_target_scrapes_exceeded_sample_limit_total" in str(records["integration.scrape_success"])
+    assert records["integration.targets_up"]["verdict"] in {"failed", "error"}

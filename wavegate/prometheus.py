@@ -165,10 +165,10 @@ class PrometheusClient:
         return self._verify
 
     # -- transport -------------------------------------------------------------------------------------
-    def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+    def _get(self, path: str, params: Mapping[str, str] | None = None, *, base: str | None = None) -> Any:
         if self._down is not None:
             raise PrometheusUnavailable(f"{self._down} (not retried: Prometheus was already unreachable)")
-        url = f"{self.base}{path}"
+        url = f"{base or self.base}{path}"
         attempts = self.settings.retries + 1
         last = ""
         for attempt in range(attempts):
@@ -190,6 +190,10 @@ class PrometheusClient:
                 last = f"HTTP {response.status_code}"
                 continue
             return self._decode(response, path)
+        if base is not None:  # the scraper (vmagent) is down, not the query API: later queries still go
+            raise PrometheusUnavailable(f"the scraper's API at {redact_url(base)} is unreachable ({last} after "
+                                        f"{attempts} attempts); check prometheus.targets_url in the environment file "
+                                        "and that vmagent is running")
         self._down = PrometheusUnavailable(
             f"Prometheus at {self.display_url} is unreachable ({last} after {attempts} attempts); check "
             "prometheus.url in the environment file and that Prometheus is running"
@@ -352,8 +356,10 @@ class PrometheusClient:
 
     def targets_answer(self) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
         """The active targets and the answer's warnings (a partial answer among them), for a check to judge."""
-        where = f"{self.display_url}/api/v1/targets"
-        body = self._get("/api/v1/targets", {"state": "active"})
+        # The scraper's targets: Prometheus' own, or vmagent's (prometheus.targets_url) in front of VictoriaMetrics.
+        base = self.settings.targets_url
+        where = f"{redact_url(base) if base else self.display_url}/api/v1/targets"
+        body = self._get("/api/v1/targets", {"state": "active"}, base=base)
         active = (body.get("data") or {}).get("activeTargets")
         if not isinstance(active, list):
             raise QueryFailed(f"{where} answered without data.activeTargets")

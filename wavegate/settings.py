@@ -249,7 +249,16 @@ class PrometheusSettings(_Strict):
     thanos: ThanosSettings | None = Field(
         None, description="Set when the API is a Thanos querier: its partial_response and dedup query parameters "
         "(partial_response=false by default), e.g. thanos: {dedup: true}; leave out for any other backend.")
-    job: str = Field("prometheus", description="The scrape job of Prometheus itself.")
+    backend: Literal["prometheus", "victoriametrics"] = Field(
+        "prometheus", description="Which scraper's own signals the integration criteria read: prometheus (its "
+        "/api/v1/targets and prometheus_target_* counters), or victoriametrics (vmagent's /api/v1/targets at "
+        "targets_url and its vm_promscrape_* counters; set job to vmagent's scrape job). Queries mean the same "
+        "on either; the same criteria ids and thresholds apply.")
+    targets_url: str | None = Field(
+        None, description="Base URL of the scraper whose /api/v1/targets lists the targets, when it is not the "
+        "query API: vmagent's, e.g. http://127.0.0.1:8429. Default: url (plus path_prefix).")
+    job: str = Field("prometheus", description="The scrape job of Prometheus itself (of vmagent, with backend: "
+                     "victoriametrics).")
     selector: Selector = Field(
         (), description="Label matchers of this environment in a shared Prometheus, added to every selector of "
         "the components' metrics, e.g. {env: prod} or 'env=\"prod\", cluster=~\"eu-.*\"'.")
@@ -271,6 +280,11 @@ class PrometheusSettings(_Strict):
     @classmethod
     def _http_url(cls, value: str) -> str:
         return _check_http_url(value)
+
+    @field_validator("targets_url")
+    @classmethod
+    def _targets_url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_http_url(value).rstrip("/")
 
     @model_validator(mode="after")
     def _one_tenant(self) -> PrometheusSettings:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from wavegate import backends, promql, timeline
 from wavegate import criteria as c
-from wavegate import promql, timeline
 from wavegate.checks.availability import _at
 from wavegate.checks.common import (
     _finite,
     conclude,
 )
-from wavegate.context import GateContext, Probe, apply_warnings_policy
+from wavegate.context import GateContext, Probe, apply_warnings_policy, window_increase
 from wavegate.errors import EvaluationError
 from wavegate.prometheus import RangeSeries
 from wavegate.settings import Window, format_duration, format_time, redact_text
@@ -93,8 +93,16 @@ def scrape_success(criterion: c.ScrapeSuccess, ctx: GateContext) -> Observation:
     # shared Prometheus (a selector is set) the counters are shown, since another environment's hit is not
     # this one's, and decide only for a Prometheus of its own.
     shared = bool(ctx.environment.prometheus.selector)
-    for counter in criterion.limit_counters:
-        hits = probe.at(f"sum(increase({counter}{{job={promql.quote(self_job)}}}[{lookback}]))", now).scalar()
+    for wanted in criterion.limit_counters:
+        counter, note = backends.limit_counter(ctx.environment.prometheus.backend, wanted)
+        if note:
+            obs.notes.append(note)
+        if counter is None:
+            continue
+        # The gate's window increase, not the backend's increase(): Prometheus extrapolates, VictoriaMetrics
+        # does not, and a counter born inside the lookback would read differently.
+        selector = f"{counter}{{job={promql.quote(self_job)}}}"
+        hits = probe.at(f"sum({window_increase(selector, lookback)})", now).scalar()
         if not _finite(hits):
             obs.no_data = True
             failures.append(f"{counter}{{job=\"{self_job}\"}} has no samples (no data): is Prometheus "

@@ -226,11 +226,12 @@ def _observability(doc: Doc, built: Built) -> None:
             f"{verdict_cell(built, 'integration.targets_up')}; scrape success "
             f"{verdict_cell(built, 'integration.scrape_success')}"
             ".", "")
-    doc.add("**Prometheus targets** (now)", "")
+    scraper = "vmagent" if built.inputs.prometheus.backend == "victoriametrics" else "Prometheus"
+    doc.add(f"**{scraper} targets** (now)", "")
     doc.table(["Job", "Instance", "Health", "Last scrape", "Last error"],
               [[t["job"], t["instance"], t["health"], t["last_scrape"][:19], shorten(t["last_error"], 80)]
                for t in sorted(built.targets, key=lambda t: (t["job"], t["instance"]))])
-    screenshot(doc, built, "prometheus_targets", "Prometheus targets page")
+    screenshot(doc, built, "prometheus_targets", f"{scraper} targets page")
     doc.add("**Key metrics summary** (request rates, latencies, error rates)", "")
     doc.table(["Metric", "CP1 baseline", "Wave 1 actual", "Change", "Gate"], comparison_rows(built, [
         "key_router_decisions", "key_router_p95", "key_router_errors", "key_gateway_requests", "key_gateway_p95",

@@ -12,9 +12,10 @@ import signal
 import subprocess
 import tempfile
 import threading
+from datetime import UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import requests
 
@@ -27,6 +28,7 @@ CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrom
 WINDOW_SIZE = "1400,1000"
 TIMEOUT = 90.0
 MIN_PNG_BYTES = 20000  # a blank or error page is ~2-8 KB; the rendered targets and graph pages are 50 KB and more
+MIN_TEXT_PNG_BYTES = 9000  # vmagent's /targets is plain text: a few lines per target, well above a blank page
 
 
 def find_chromium() -> str | None:
@@ -53,7 +55,7 @@ def _ui_prefix(base: str, session: requests.Session, timeout: float) -> str:
     raise ArtifactUnavailable(f"Prometheus at {redact_url(base)} serves no web UI at /targets or /classic/targets")
 
 
-def shoot(chromium: str, url: str, path: Path, *, budget_ms: int = 10000) -> Path:
+def shoot(chromium: str, url: str, path: Path, *, budget_ms: int = 10000, min_bytes: int = MIN_PNG_BYTES) -> Path:
     """Render `url` headless into `path`; ArtifactUnavailable with Chromium's last words when it fails."""
     profile = Path(tempfile.mkdtemp(prefix="wavegate-chromium-"))
     argv = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -74,7 +76,7 @@ def shoot(chromium: str, url: str, path: Path, *, budget_ms: int = 10000) -> Pat
     if process.returncode != 0 or not path.is_file():
         tail = output.decode(errors="replace").strip().splitlines()[-3:]
         raise ArtifactUnavailable(f"Chromium exited {process.returncode} without a screenshot: {' | '.join(tail)}")
-    if path.stat().st_size < MIN_PNG_BYTES:
+    if path.stat().st_size < min_bytes:
         path.unlink()
         raise ArtifactUnavailable("Chromium produced an (almost) empty page")
     return path
@@ -153,6 +155,8 @@ def take_screenshots(client: PrometheusClient, window: Window, queries: list[tup
                   "can, or `apt-get install chromium`; or set WAVEGATE_CHROMIUM to a Chrome binary)")
         return dict.fromkeys(names, reason)
     folder.mkdir(parents=True, exist_ok=True)
+    if client.settings.backend == "victoriametrics":
+        return _victoria_screenshots(chromium, client, window, queries, folder)
     out: dict[str, Path | str] = {}
     with CredentialProxy(client) as proxy:
         base = proxy.url
@@ -167,4 +171,45 @@ def take_screenshots(client: PrometheusClient, window: Window, queries: list[tup
                 out[name] = shoot(chromium, url, folder / f"{name}.png")
             except (ArtifactUnavailable, OSError) as exc:
                 out[name] = str(exc)
+    return out
+
+
+def vmui_url(base: str, promql: str, window: Window) -> str:
+    """vmui's graph of `promql` over the window (its URL parameters, the counterpart of Prometheus' /graph)."""
+    end = window.end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    params = {"g0.expr": promql, "g0.range_input": f"{max(round(window.seconds), 1)}s", "g0.end_input": end,
+              "g0.relative_time": "none", "g0.tab": "0"}
+    return f"{base}/vmui/#/?{urlencode(params, quote_via=quote)}"
+
+
+def _victoria_screenshots(chromium: str, client: PrometheusClient, window: Window, queries: list[tuple[str, str]],
+                          folder: Path) -> dict[str, Path | str]:
+    """Behind VictoriaMetrics the scraper is vmagent: its /targets page (at prometheus.targets_url) stands for
+    Prometheus' targets page, and vmui's graphs for Prometheus' query pages when VictoriaMetrics serves vmui
+    (Debian's package is built without it: then each query page says so)."""
+    out: dict[str, Path | str] = {}
+    targets = client.settings.targets_url or client.base
+    try:
+        # Shot directly: the query API's credentials are not sent to another host.
+        out["prometheus_targets"] = shoot(chromium, f"{targets}/targets", folder / "prometheus_targets.png",
+                                          min_bytes=MIN_TEXT_PNG_BYTES)
+    except (ArtifactUnavailable, OSError) as exc:
+        out["prometheus_targets"] = f"vmagent's targets page at {redact_url(targets)}/targets: {exc}"
+    with CredentialProxy(client) as proxy:
+        try:
+            page = requests.get(f"{proxy.url}/vmui/", timeout=client.settings.timeout)
+            served = page.status_code == 200 and "<html" in page.text[:2000].lower()
+        except requests.RequestException:
+            served = False
+        for name, promql in queries:
+            if not served:
+                out[f"query_{name}"] = (f"VictoriaMetrics at {client.display_url} serves no vmui at /vmui/ (Debian's "
+                                        "package is built without its web UI), so there is no query page to shoot; "
+                                        "the report's graphs show the same queries")
+                continue
+            try:
+                out[f"query_{name}"] = shoot(chromium, vmui_url(proxy.url, promql, window),
+                                             folder / f"query_{name}.png")
+            except (ArtifactUnavailable, OSError) as exc:
+                out[f"query_{name}"] = str(exc)
     return out
