@@ -155,3 +155,12 @@ def test_two_series_of_one_flag_that_disagree_at_a_scrape_are_wrong_whichever_so
     for order in ([off, override_on], [override_on, off]):
         state = timeline.flag_state(up, {"a": order}, 0.0, 0, HOUR)
         assert state.wrong == 240
+
+
+def test_a_start_time_read_back_one_float_step_apart_is_no_restart() -> None:
+    # What VictoriaMetrics returned for one router process: its decimals give the same start time back as
+    # 1796527653.97 and as 1796527653.9699998.
+    points = [(100.0, 1796527653.97), (102.0, 1796527653.9699998), (104.0, 1796527653.97)]
+    assert timeline.restarts({"router": points}, 99.0, 105.0, 2.0) == []
+    restarted = [*points, (106.0, 1796527705.1)]
+    assert [r.kind for r in timeline.restarts({"router": restarted}, 99.0, 107.0, 2.0)] == ["restart"]

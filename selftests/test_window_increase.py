@@ -223,3 +223,14 @@ def _truth_over(points: list[tuple[float, float]], start: float, end: float, win
             total += v - value if v >= value else v
             value = v
     return total
+
+
+def test_a_counter_read_back_one_float_step_lower_did_not_reset() -> None:
+    from wavegate.context import walk_increase
+
+    value = 1234.5678901
+    lower = math.nextafter(value, 0.0)
+    points = [(0.0, 1000.0), (10.0, value), (20.0, lower), (30.0, value + 1.0)]
+    assert walk_increase(points, 5.0, 30.0, 100.0) == pytest.approx(value + 1.0 - 1000.0)
+    # A real drop is a restart from 0: the value after it counts.
+    assert walk_increase([(0.0, 1000.0), (10.0, 1500.0), (20.0, 3.0)], 5.0, 20.0, 100.0) == 503.0

@@ -307,9 +307,16 @@ def walk_increase(points: Sequence[tuple[float, float]], start: float, end: floa
             continue
         if value is None:
             value = 0.0
+        if v < value and value - v <= NOISE * value:
+            continue  # the same value read back one float step lower (VictoriaMetrics' decimals): no reset
         total += v - value if v >= value else v
         value = v
     return total
+
+
+# Relative difference below which two readings of a counter are the same value: VictoriaMetrics stores
+# floats as decimals and can return a value one float64 step (~1e-16 relative) off from one read to the next.
+NOISE = 1e-12
 
 
 def _identity(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:

@@ -130,6 +130,12 @@ class Restart:
     detail: str
 
 
+# A start time that moved by less than this is the same start. VictoriaMetrics stores floats as decimals and
+# can give the same start time back a few 1e-7 s apart (1796527653.97, then 1796527653.9699998); any real
+# restart moves it by the new process's start-up at least, which takes longer than 10 ms.
+START_TIME_RESOLUTION = 0.01
+
+
 def restarts(instances: Mapping[str, Points], start: float, end: float, interval: float) -> list[Restart]:
     """Process starts inside (start, end] seen in `process_start_time_seconds` points per instance
     (points may begin before `start`: a change between the last sample before the window and the first
@@ -144,9 +150,9 @@ def restarts(instances: Mapping[str, Points], start: float, end: float, interval
     for instance, points in instances.items():
         finite = [(t, v) for t, v in points if math.isfinite(v)]
         for (_, before), (t, value) in zip(finite, finite[1:], strict=False):
-            if start < t <= end and value != before:
+            if start < t <= end and abs(value - before) > START_TIME_RESOLUTION:
                 found.append(Restart("restart", t, instance, f"process_start_time_seconds changed from "
-                                     f"{before:.0f} to {value:.0f}"))
+                                     f"{before:.3f} to {value:.3f}"))
     reach = REPLACEMENT_INTERVALS * interval
     spans = {name: (points[0][0], points[-1][0]) for name, points in instances.items() if points}
     gone = {name: last for name, (_, last) in spans.items() if start <= last < end - GONE_INTERVALS * interval}
