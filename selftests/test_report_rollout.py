@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -398,3 +399,20 @@ def test_a_measurement_record_reads_its_interval_and_verdict_and_tolerates_junk(
     assert (read.interval.low, read.interval.high) == (-0.008, 0.031)
     assert read.interval.samples == {"baseline": 5400.0, "candidate": 600.0}
     assert (junk.interval, junk.verdict) == (None, None)
+
+
+def test_a_rollout_left_over_from_another_run_is_not_folded_into_this_report(
+        promoted: dict[str, Any], tmp_path: Path) -> None:
+    # A demo's gate run after the rollout: its results started after the rollout finished.
+    root = tmp_path / "out"
+    shutil.copytree(promoted["root"] / DEFAULT_ROLLOUT.parent, root / DEFAULT_ROLLOUT.parent)
+    results = json.loads((root / DEFAULT_ROLLOUT.parent / "stage-100" / "gate-results.json").read_text())
+    results["started_at"] = rfc3339(STAGES[100][1] + 3600)
+    later = tmp_path / "gate-results.json"
+    later.write_text(json.dumps(results), encoding="utf-8")
+    built = report(root, Path(results["environment_file"]), later, None)
+    text = section(built["text"])
+
+    assert "No staged rollout in this report: the staged rollout under the output root" in text
+    assert "is another run's" in text
+    assert "| 10 % |" not in text

@@ -129,12 +129,37 @@ def _marks(criterion: str, found: list[tuple[str, float | None, MeasurementRecor
                      frozenset(legend for legend, _, m in found if measurement_verdict(m) == INCONCLUSIVE))
 
 
-def _load_rollout(options: ReportOptions, root: Path) -> Rollout | None:
-    """--rollout PATH (which must exist), else the rollout scripts/rollout left under the output root, if any."""
+def _load_rollout(options: ReportOptions, root: Path, results: dict[str, Any]) -> tuple[Rollout | None, str]:
+    """--rollout PATH (which must exist), else the rollout scripts/rollout left under the output root when the
+    judged results are one of its stages' runs (written while it ran): a rollout left over from another run
+    (a demo after it) is not this report's, and the second value says why it was left out."""
     if options.rollout is not None:
-        return load_rollout(options.rollout)
+        return load_rollout(options.rollout), ""
     default = root / DEFAULT_ROLLOUT
-    return load_rollout(default) if default.is_file() else None
+    if not default.is_file():
+        return None, ""
+    rollout = load_rollout(default)
+    judged = _moment(results.get("started_at"))
+    if rollout.started_at is None or rollout.finished_at is None or judged is None \
+            or not rollout.started_at <= judged <= rollout.finished_at:
+        started = results.get("started_at") or "an unrecorded time"
+        return None, (f"the staged rollout under the output root (`{DEFAULT_ROLLOUT}`, {results_span(rollout)}) is "
+                      f"another run's: the gate run judged here started at {started}; pass --rollout PATH to "
+                      "include it")
+    return rollout, ""
+
+
+def results_span(rollout: Rollout) -> str:
+    if rollout.started_at is None or rollout.finished_at is None:
+        return "its times not recorded"
+    return f"{rollout.started_at:%Y-%m-%dT%H:%M:%SZ} to {rollout.finished_at:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _moment(text: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None
 
 
 def _rollout_evidence(built: Built, rollout: Rollout, staging: Path, secrets: list[str]) -> None:
@@ -289,7 +314,7 @@ def build_report(options: ReportOptions) -> ReportOutcome:
     say = options.progress or (lambda step: None)
     say(f"reading {results}")
     inputs = load_inputs(results, options.env_name, options.env_file)
-    rollout = _load_rollout(options, root)
+    rollout, left_out = _load_rollout(options, root, inputs.results)
     try:
         client = PrometheusClient(inputs.prometheus, source=str(inputs.environment_path))
     except ConfigError as exc:
@@ -307,7 +332,7 @@ def build_report(options: ReportOptions) -> ReportOutcome:
         say(f"asking Prometheus at {inputs.prometheus_display_url} for {len(ROWS)} table rows and {len(GRAPHS)} "
             "graphs over both windows")
         collected = collect(client, windows, scope=scope, scrape_interval=scrape)
-        built = Built(inputs, collected, datetime.now(UTC), rollout=rollout)
+        built = Built(inputs, collected, datetime.now(UTC), rollout=rollout, rollout_left_out=left_out)
         built.unjudged = _unjudged(inputs)
         built.queue_limits = _queue_limits(built)
         secrets = _secrets(inputs.prometheus)

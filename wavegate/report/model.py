@@ -50,6 +50,7 @@ class Built:
     status: Status = field(default_factory=lambda: Status("FAILED", ("not computed",)))
     queue_limits: dict[str, float] = field(default_factory=dict)
     rollout: Rollout | None = None  # the staged rollout, when one was recorded
+    rollout_left_out: str = ""  # why a rollout found under the output root is not this report's
     rollout_files: list[PurePosixPath] = field(default_factory=list)  # its copy in the bundle, file by file
 
     @property

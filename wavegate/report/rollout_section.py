@@ -165,6 +165,9 @@ def header_line(built: Built) -> str | None:
 def rollout_section(doc: Doc, built: Built) -> None:
     doc.add(f'<a id="{ANCHOR}"></a>', "## Rollout", "")
     rollout = built.rollout
+    if rollout is None and built.rollout_left_out:
+        doc.add(f"No staged rollout in this report: {built.rollout_left_out}.", "", "---", "")
+        return
     if rollout is None:
         doc.add(f"No staged rollout was recorded (no `{DEFAULT_ROLLOUT}` under the output root; scripts/rollout "
                 "writes it, or pass --rollout PATH).", "", "---", "")
