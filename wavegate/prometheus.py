@@ -3,15 +3,22 @@
 Transport errors (connection refused or reset, timeouts, 502/503/504) are retried with backoff; a 4xx, a
 query error or a malformed answer never is. The first unreachable answer makes the client "down", so every
 later call fails at once instead of waiting for its own timeout.
+
+One client serves one gate run: each distinct request (path and parameters, e.g. a query and its time) is
+sent once and its answer, or its failure, shared by every criterion that asks it, from any thread; at most
+`prometheus.max_concurrency` requests are in flight at a time.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,10 +26,14 @@ from typing import Any
 import requests
 
 from wavegate import transport
-from wavegate.errors import ConfigError, PrometheusUnavailable, QueryFailed
+from wavegate.errors import ConfigError, EvaluationError, PrometheusUnavailable, QueryFailed
 from wavegate.settings import PrometheusSettings, format_duration, format_time, redact_url
 
 _RETRY_STATUS = {502, 503, 504}
+# A file to which every request actually sent is appended, one JSON line each (path, params): lets a benchmark
+# replay exactly the gate's requests. Unset = nothing is written.
+REQUEST_LOG_ENV = "WAVEGATE_REQUEST_LOG"
+_Key = tuple[str, str, tuple[tuple[str, str], ...]]
 
 
 @dataclass(frozen=True)
@@ -134,6 +145,11 @@ class PrometheusClient:
         self._verify: bool | str = str(settings.ca_file) if settings.ca_file else True
         self.budget: transport.Budget | None = None  # the run's time budget, set by the gate's context
         self._down: PrometheusUnavailable | None = None
+        # The run's answers by request, as futures: a second asker waits for the first one's answer.
+        self._answers: dict[_Key, Future[Any]] = {}
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(settings.max_concurrency)
+        self._log = os.environ.get(REQUEST_LOG_ENV) or None
         if settings.bearer_token_env:
             token = os.environ.get(settings.bearer_token_env)
             if not token:
@@ -160,8 +176,43 @@ class PrometheusClient:
         """TLS verification for a request to Prometheus: the configured CA file, else the system's."""
         return self._verify
 
+    # -- once per run ----------------------------------------------------------------------------------
+    def _once(self, kind: str, path: str, params: Mapping[str, str] | None, compute: Callable[[], Any]) -> Any:
+        """`compute()` for the first asker of this request (`kind` names what is made of the answer); every later
+        asker, in any thread, gets the same result or the same failure (EvaluationError) without a request."""
+        key = (kind, path, tuple(sorted((params or {}).items())))
+        with self._lock:
+            answer = self._answers.get(key)
+            first = answer is None
+            if answer is None:
+                answer = self._answers[key] = Future()
+        if first:
+            try:
+                answer.set_result(compute())
+            except EvaluationError as exc:
+                answer.set_exception(exc)
+            except BaseException:
+                # Not an answer (a bug, an interrupt): forget it, so that the next asker tries for itself.
+                with self._lock:
+                    del self._answers[key]
+                answer.set_exception(QueryFailed(f"the request for {path} was interrupted"))
+                raise
+        return answer.result()
+
+    def _record(self, path: str, params: Mapping[str, str] | None) -> None:
+        """Append one request actually sent to the request log (see REQUEST_LOG_ENV)."""
+        if self._log is None:
+            return
+        line = json.dumps({"path": path, "params": dict(params or {})}, sort_keys=True)
+        with self._lock, open(self._log, "a", encoding="utf-8") as log:
+            log.write(line + "\n")
+
     # -- transport -------------------------------------------------------------------------------------
     def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        """The decoded answer to GET path?params, asked once per run (see _once)."""
+        return self._once("body", path, params, lambda: self._send(path, params))
+
+    def _send(self, path: str, params: Mapping[str, str] | None) -> Any:
         if self._down is not None:
             raise PrometheusUnavailable(f"{self._down} (not retried: Prometheus was already unreachable)")
         url = f"{self.base}{path}"
@@ -170,9 +221,13 @@ class PrometheusClient:
         for attempt in range(attempts):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
+                if self._down is not None:  # another thread found it unreachable meanwhile
+                    raise PrometheusUnavailable(f"{self._down} (not retried: Prometheus was already unreachable)")
             try:
-                response = transport.get(self.session, url, params=params, timeout=self.settings.timeout,
-                                         verify=self._verify, budget=self.budget)
+                with self._slots:  # a small bounded number in flight: a shared backend is never flooded
+                    self._record(path, params)
+                    response = transport.get(self.session, url, params=params, timeout=self.settings.timeout,
+                                             verify=self._verify, budget=self.budget)
             except transport.BudgetSpent:
                 raise
             except transport.TransportFailed as exc:
@@ -184,7 +239,7 @@ class PrometheusClient:
                 last = f"HTTP {response.status_code}"
                 continue
             return self._decode(response, path)
-        self._down = PrometheusUnavailable(
+        self._down = self._down or PrometheusUnavailable(
             f"Prometheus at {self.display_url} is unreachable ({last} after {attempts} attempts); check "
             "prometheus.url in the environment file and that Prometheus is running"
         )
@@ -227,7 +282,12 @@ class PrometheusClient:
 
     def query(self, promql: str, at: datetime) -> QueryResult:
         """Run an instant query at time `at` and return its vector (or scalar as a one-element vector)."""
-        body = self._get("/api/v1/query", {"query": promql, "time": f"{at.timestamp():.3f}"})
+        params = {"query": promql, "time": f"{at.timestamp():.3f}"}
+        result: QueryResult = self._once("vector", "/api/v1/query", params,
+                                         lambda: self._vector(self._get("/api/v1/query", params), promql, at))
+        return result
+
+    def _vector(self, body: Any, promql: str, at: datetime) -> QueryResult:
         data = body.get("data")
         if not isinstance(data, dict) or "resultType" not in data:
             raise QueryFailed(f"Prometheus answered `{promql}` without data.resultType")
@@ -252,7 +312,12 @@ class PrometheusClient:
         """The raw samples of `selector` in [at - range, at] (a range-vector instant query: the real sample
         timestamps, staleness markers left out, ordinary NaN kept), and Prometheus' warnings."""
         promql = f"{selector}[{format_duration(range_seconds)}]"
-        body = self._get("/api/v1/query", {"query": promql, "time": f"{at.timestamp():.3f}"})
+        params = {"query": promql, "time": f"{at.timestamp():.3f}"}
+        found: tuple[list[RangeSeries], tuple[str, ...]] = self._once(
+            "matrix", "/api/v1/query", params, lambda: self._raw(self._get("/api/v1/query", params), promql, at))
+        return list(found[0]), found[1]
+
+    def _raw(self, body: Any, promql: str, at: datetime) -> tuple[list[RangeSeries], tuple[str, ...]]:
         matrix = self._matrix(body, promql)
         latest = max((s.points[-1][0] for s in matrix if s.points), default=None)
         if latest is not None and latest > at.timestamp() + 0.0015:

@@ -213,6 +213,9 @@ class PrometheusSettings(_Strict):
     ca_file: Path | None = Field(None, description="CA bundle for TLS verification (verified by default).")
     allow_warnings: bool = Field(False, description="Accept answers that carry Prometheus warnings.")
     retries: int = Field(3, ge=0, le=10, description="Retries of a transport error (reset, 502/503/504, timeout).")
+    max_concurrency: int = Field(
+        4, ge=1, le=32, description="Requests to Prometheus in flight at once: the criteria's queries are sent "
+        "concurrently up to this bound, so a shared backend is never flooded; 1 sends them one at a time.")
 
     @field_validator("url")
     @classmethod
