@@ -23,6 +23,11 @@ from wavegate.settings import Environment, Window, format_duration
 from wavegate.verdicts import Observation
 
 
+class Prefetching(Exception):
+    """Raised when a criterion evaluated ahead for its queries reaches a /metrics scrape: that one waits for
+    the criterion's own test, so scrapes keep their order and timing."""
+
+
 @dataclass
 class GateContext:
     """What every check needs; created once per session by the plugin."""
@@ -34,6 +39,8 @@ class GateContext:
     _scrapes: dict[str, Scrape | ScrapeFailed] = field(default_factory=dict)
     _ready: EvaluationError | bool | None = None
     budget: transport.Budget = field(default_factory=transport.Budget)
+    # Set on the copy that evaluates criteria ahead for their queries (wavegate.prefetch): it never scrapes.
+    prefetching: bool = False
 
     def __repr__(self) -> str:  # it holds whole expositions: pytest's failure reports must not print them
         return f"GateContext(environment={self.environment.name!r}, scrapes={sorted(self._scrapes)})"
@@ -87,6 +94,8 @@ class GateContext:
 
     def scrape(self, endpoint: str) -> Scrape:
         """An endpoint's /metrics (see endpoints()), fetched once per run and shared by the checks."""
+        if self.prefetching:
+            raise Prefetching(endpoint)
         if endpoint not in self._scrapes:
             component, _, which = endpoint.partition("[")
             settings = self.environment.components[component]

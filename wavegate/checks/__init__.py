@@ -83,7 +83,7 @@ required_metrics = _required_metrics
 promql_rule = canary_and_fleet(_promql_rule)
 
 __all__ = [
-    "CHECKS", "evaluate", "preflight", "_detailed", "_le_regex", "_saturated",
+    "CHECKS", "evaluate", "preflight", "reads_only_prometheus", "_detailed", "_le_regex", "_saturated",
     "backoff_growth", "endpoint_latency", "endpoints_exported", "error_ratio", "exposition_format",
     "graceful_degradation", "histogram_tail", "label_cardinality", "latency_increase", "memory_bound",
     "metric_types", "no_restarts", "promql_rule", "queue_bound", "ratio_below", "required_labels", "required_metrics",
@@ -101,6 +101,12 @@ _READS_PROMETHEUS = {
     "promql",
 }
 _READS_SCRAPES = {"required_metrics", "required_labels", "label_cardinality", "metric_types", "exposition_format"}
+
+
+def reads_only_prometheus(kind: str) -> bool:
+    """Whether a kind's check asks Prometheus and nothing else (no /metrics scrape, no timed request): such
+    checks can be evaluated ahead, concurrently, without changing what they measure (see wavegate.prefetch)."""
+    return kind in _READS_PROMETHEUS and kind not in _READS_SCRAPES
 
 
 def preflight(kind: str, ctx: GateContext) -> None:
