@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import math
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -39,8 +40,9 @@ class GateContext:
     _scrapes: dict[str, Scrape | ScrapeFailed] = field(default_factory=dict)
     _ready: EvaluationError | bool | None = None
     budget: transport.Budget = field(default_factory=transport.Budget)
-    # Set on the copy that evaluates criteria ahead for their queries (wavegate.prefetch): it never scrapes.
-    prefetching: bool = False
+    # Set on the copy that evaluates criteria ahead for their queries (wavegate.prefetch): it never scrapes,
+    # and asks nothing more once the event is set (the run was interrupted).
+    prefetching: threading.Event | None = None
 
     def __repr__(self) -> str:  # it holds whole expositions: pytest's failure reports must not print them
         return f"GateContext(environment={self.environment.name!r}, scrapes={sorted(self._scrapes)})"
@@ -94,8 +96,8 @@ class GateContext:
 
     def scrape(self, endpoint: str) -> Scrape:
         """An endpoint's /metrics (see endpoints()), fetched once per run and shared by the checks."""
-        if self.prefetching:
-            raise Prefetching(endpoint)
+        if self.prefetching is not None:
+            raise Prefetching(f"{endpoint} is scraped by its own test")
         if endpoint not in self._scrapes:
             component, _, which = endpoint.partition("[")
             settings = self.environment.components[component]
@@ -127,6 +129,11 @@ class GateContext:
         self.ensure_prometheus()
         return Probe(self)
 
+    def proceed(self) -> None:
+        """Before each query: an evaluation ahead of its test stops here once the run is interrupted."""
+        if self.prefetching is not None and self.prefetching.is_set():
+            raise Prefetching("the run was interrupted")
+
 
 class Probe:
     """Runs the queries of one criterion and keeps them, with their results, as evidence."""
@@ -139,6 +146,7 @@ class Probe:
     def at(self, query: str, moment: datetime, *, track: Sequence[promql.LabelMatcher] = ()) -> QueryResult:
         """The query, scoped to the environment (see promql.Scope) and to a track's matchers, evaluated at
         `moment`."""
+        self.context.proceed()
         result = self.context.prometheus.query(self.scope(query, track=track), moment)
         self.results.append(result)
         return result
@@ -253,6 +261,7 @@ class Probe:
         evidence by their query and counts (not every sample)."""
         seconds = window.seconds + before
         selector = self.scope(selector, track=window.matchers)
+        self.context.proceed()
         series, warnings = self.context.prometheus.samples(selector, seconds, window.end)
         count = sum(len(s.points) for s in series)
         # Evidence: one row per series with its number of samples (a week of raw samples is too much to keep).

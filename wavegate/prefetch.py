@@ -10,6 +10,7 @@ same queries, answered from there: verdicts and evidence are exactly those of a 
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
@@ -32,13 +33,16 @@ def prefetch(criteria: Iterable[Any], context: GateContext) -> int:
         context.ensure_prometheus()
     except EvaluationError:
         return 0
+    stop = threading.Event()
     quiet = copy.copy(context)
-    quiet.prefetching = True  # no /metrics scrape from here: those stay in their test, in order
+    quiet.prefetching = stop  # no /metrics scrape from here: those stay in their test, in order
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wavegate-prefetch")
     try:
         wait([pool.submit(_evaluate, criterion, quiet) for criterion in chosen])
     finally:
-        # An interrupt (Ctrl-C, SIGTERM) must not wait for the criteria not yet started.
+        # On an interrupt (Ctrl-C, SIGTERM) the criteria not started are dropped and the others stop at their
+        # next query, so the run ends after at most the requests in flight.
+        stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
     return len(chosen)
 
