@@ -6,7 +6,8 @@ later call fails at once instead of waiting for its own timeout.
 
 One client serves one gate run: each distinct request (path and parameters, e.g. a query and its time) is
 sent once and its answer, or its failure, shared by every criterion that asks it, from any thread; at most
-`prometheus.max_concurrency` requests are in flight at a time.
+`prometheus.max_concurrency` requests are in flight at a time. Raw samples (a week of them can be hundreds of
+MB once parsed) are read one request at a time and shared only with those asking while they arrive.
 """
 
 from __future__ import annotations
@@ -149,6 +150,7 @@ class PrometheusClient:
         self._answers: dict[_Key, Future[Any]] = {}
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(settings.max_concurrency)
+        self._raw_reads = threading.Lock()  # one raw-sample answer parsed at a time: memory stays bounded
         self._log = os.environ.get(REQUEST_LOG_ENV) or None
         if settings.bearer_token_env:
             token = os.environ.get(settings.bearer_token_env)
@@ -177,9 +179,11 @@ class PrometheusClient:
         return self._verify
 
     # -- once per run ----------------------------------------------------------------------------------
-    def _once(self, kind: str, path: str, params: Mapping[str, str] | None, compute: Callable[[], Any]) -> Any:
+    def _once(self, kind: str, path: str, params: Mapping[str, str] | None, compute: Callable[[], Any], *,
+              keep: bool = True) -> Any:
         """`compute()` for the first asker of this request (`kind` names what is made of the answer); every later
-        asker, in any thread, gets the same result or the same failure (EvaluationError) without a request."""
+        asker, in any thread, gets the same result or the same failure (EvaluationError) without a request;
+        unless `keep` is false: then only those who asked before the answer came share it."""
         key = (kind, path, tuple(sorted((params or {}).items())))
         with self._lock:
             answer = self._answers.get(key)
@@ -191,12 +195,18 @@ class PrometheusClient:
                 answer.set_result(compute())
             except EvaluationError as exc:
                 answer.set_exception(exc)
+                # Unreachable or out of budget is the run's state, not this request's answer: later askers
+                # fail at once on it (see _get, transport.Budget), each with its own words.
+                keep = keep and not isinstance(exc, PrometheusUnavailable | transport.BudgetSpent)
             except BaseException:
                 # Not an answer (a bug, an interrupt): forget it, so that the next asker tries for itself.
                 with self._lock:
                     del self._answers[key]
                 answer.set_exception(QueryFailed(f"the request for {path} was interrupted"))
                 raise
+            if not keep:
+                with self._lock:
+                    del self._answers[key]
         return answer.result()
 
     def _record(self, path: str, params: Mapping[str, str] | None) -> None:
@@ -209,10 +219,6 @@ class PrometheusClient:
 
     # -- transport -------------------------------------------------------------------------------------
     def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
-        """The decoded answer to GET path?params, asked once per run (see _once)."""
-        return self._once("body", path, params, lambda: self._send(path, params))
-
-    def _send(self, path: str, params: Mapping[str, str] | None) -> Any:
         if self._down is not None:
             raise PrometheusUnavailable(f"{self._down} (not retried: Prometheus was already unreachable)")
         url = f"{self.base}{path}"
@@ -313,8 +319,12 @@ class PrometheusClient:
         timestamps, staleness markers left out, ordinary NaN kept), and Prometheus' warnings."""
         promql = f"{selector}[{format_duration(range_seconds)}]"
         params = {"query": promql, "time": f"{at.timestamp():.3f}"}
-        found: tuple[list[RangeSeries], tuple[str, ...]] = self._once(
-            "matrix", "/api/v1/query", params, lambda: self._raw(self._get("/api/v1/query", params), promql, at))
+        def read() -> tuple[list[RangeSeries], tuple[str, ...]]:
+            with self._raw_reads:
+                return self._raw(self._get("/api/v1/query", params), promql, at)
+
+        found: tuple[list[RangeSeries], tuple[str, ...]] = self._once("matrix", "/api/v1/query", params, read,
+                                                                       keep=False)
         return list(found[0]), found[1]
 
     def _raw(self, body: Any, promql: str, at: datetime) -> tuple[list[RangeSeries], tuple[str, ...]]:
@@ -347,26 +357,37 @@ class PrometheusClient:
             values = item.get("values") if isinstance(item, dict) else None
             if not isinstance(labels, dict) or not isinstance(values, list):
                 raise QueryFailed(f"Prometheus returned a malformed matrix element for `{promql}`")
-            points = []
-            for pair in values:
-                try:
-                    points.append((float(pair[0]), float(pair[1])))
-                except (TypeError, ValueError, IndexError):
-                    raise QueryFailed(f"Prometheus returned a malformed sample {pair!r} for `{promql}`") from None
-            out.append(RangeSeries(labels, tuple(points)))
+            out.append(RangeSeries(labels, _points(values, promql)))
         return out
 
     def targets(self) -> list[dict[str, Any]]:
-        body = self._get("/api/v1/targets", {"state": "active"})
+        params = {"state": "active"}
+        body = self._once("json", "/api/v1/targets", params, lambda: self._get("/api/v1/targets", params))
         active = (body.get("data") or {}).get("activeTargets")
         if not isinstance(active, list):
             raise QueryFailed(f"{self.display_url}/api/v1/targets answered without data.activeTargets")
         return [t for t in active if isinstance(t, dict)]
 
     def tsdb_status(self) -> dict[str, Any]:
-        body = self._get("/api/v1/status/tsdb")
+        body = self._once("json", "/api/v1/status/tsdb", None, lambda: self._get("/api/v1/status/tsdb"))
         data = body.get("data")
         return data if isinstance(data, dict) else {}
+
+
+def _points(values: list[Any], promql: str) -> tuple[tuple[float, float], ...]:
+    """A matrix element's [time, "value"] pairs as floats: a week of raw samples is hundreds of thousands of
+    pairs, so the common case is one comprehension; otherwise each pair is read, and a malformed one named."""
+    try:
+        return tuple([(float(t), float(v)) for t, v in values])
+    except (TypeError, ValueError):
+        pass  # a malformed pair somewhere: read pair by pair, as Prometheus' pairs are read below
+    points = []
+    for pair in values:
+        try:
+            points.append((float(pair[0]), float(pair[1])))
+        except (TypeError, ValueError, IndexError):
+            raise QueryFailed(f"Prometheus returned a malformed sample {pair!r} for `{promql}`") from None
+    return tuple(points)
 
 
 def _short(exc: Exception) -> str:
