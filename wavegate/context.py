@@ -24,6 +24,19 @@ from wavegate.settings import Environment, Window, format_duration
 from wavegate.verdicts import Observation
 
 
+@dataclass
+class Ahead:
+    """One criterion's evaluation ahead of its test: the run's stop signal, and whether this evaluation was cut
+    short (then its result is not kept: the test evaluates the criterion itself)."""
+
+    stop: threading.Event
+    cut_short: bool = False
+
+    def halt(self, why: str) -> Prefetching:
+        self.cut_short = True
+        return Prefetching(why)
+
+
 class Prefetching(Exception):
     """Raised when a criterion evaluated ahead for its queries reaches a /metrics scrape: that one waits for
     the criterion's own test, so scrapes keep their order and timing."""
@@ -40,9 +53,11 @@ class GateContext:
     _scrapes: dict[str, Scrape | ScrapeFailed] = field(default_factory=dict)
     _ready: EvaluationError | bool | None = None
     budget: transport.Budget = field(default_factory=transport.Budget)
-    # Set on the copy that evaluates criteria ahead for their queries (wavegate.prefetch): it never scrapes,
-    # and asks nothing more once the event is set (the run was interrupted).
-    prefetching: threading.Event | None = None
+    # Set on the copies that evaluate criteria ahead (wavegate.prefetch): they never scrape, and ask nothing
+    # more once the run is interrupted.
+    prefetching: Ahead | None = None
+    # What the criteria evaluated ahead found, by criterion id, until their test takes it (shared by copies).
+    judged_ahead: dict[str, Observation | EvaluationError] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # it holds whole expositions: pytest's failure reports must not print them
         return f"GateContext(environment={self.environment.name!r}, scrapes={sorted(self._scrapes)})"
@@ -97,7 +112,7 @@ class GateContext:
     def scrape(self, endpoint: str) -> Scrape:
         """An endpoint's /metrics (see endpoints()), fetched once per run and shared by the checks."""
         if self.prefetching is not None:
-            raise Prefetching(f"{endpoint} is scraped by its own test")
+            raise self.prefetching.halt(f"{endpoint} is scraped by its own test")
         if endpoint not in self._scrapes:
             component, _, which = endpoint.partition("[")
             settings = self.environment.components[component]
@@ -131,8 +146,8 @@ class GateContext:
 
     def proceed(self) -> None:
         """Before each query: an evaluation ahead of its test stops here once the run is interrupted."""
-        if self.prefetching is not None and self.prefetching.is_set():
-            raise Prefetching("the run was interrupted")
+        if self.prefetching is not None and self.prefetching.stop.is_set():
+            raise self.prefetching.halt("the run was interrupted")
 
 
 class Probe:

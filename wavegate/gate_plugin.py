@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from wavegate import __version__
+from wavegate.checks import evaluate, reads_only_prometheus
 from wavegate.context import GateContext
 from wavegate.criteria import Criteria
 from wavegate.errors import GateError
@@ -353,7 +354,7 @@ class GatePlugin:
         if config.option.collectonly or getattr(config.option, "setupplan", False) or session.testsfailed:
             return
         chosen = [item.stash[CRITERION] for item in session.items if CRITERION in item.stash]
-        prefetch(chosen, self.state.context)
+        prefetch([c for c in chosen if reads_only_prometheus(c.kind)], self.state.context, evaluate)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
