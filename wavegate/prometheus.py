@@ -7,7 +7,7 @@ later call fails at once instead of waiting for its own timeout.
 One client serves one gate run: each distinct request (path and parameters, e.g. a query and its time) is
 sent once and its answer, or its failure, shared by every criterion that asks it, from any thread; at most
 `prometheus.max_concurrency` requests are in flight at a time. Raw samples (a week of them can be hundreds of
-MB once parsed) are read one request at a time and shared only with those asking while they arrive.
+MB once parsed) are read one request at a time and kept packed, up to RAW_KEPT_BYTES.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import os
 import re
 import threading
 import time
+from array import array
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ _RETRY_STATUS = {502, 503, 504}
 # replay exactly the gate's requests. Unset = nothing is written.
 REQUEST_LOG_ENV = "WAVEGATE_REQUEST_LOG"
 _Key = tuple[str, str, tuple[tuple[str, str], ...]]
+# Raw samples kept for the run, packed at 16 bytes a sample (a week of a series at 15 s is 0.6 MB): enough for
+# the raw reads of a gate run, which two criteria may share; beyond it, a raw read asked again is sent again.
+RAW_KEPT_BYTES = 96 << 20
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,27 @@ class RangeSeries:
         return ", ".join(self.labels.get(k, "") for k in shown) or "all"
 
 
+@dataclass(frozen=True)
+class _Packed:
+    """A raw-sample answer packed: per series its labels and two arrays of float64 (times, values)."""
+
+    series: tuple[tuple[Mapping[str, str], array[float], array[float]], ...]
+    warnings: tuple[str, ...]
+
+    @classmethod
+    def of(cls, matrix: list[RangeSeries], warnings: tuple[str, ...]) -> _Packed:
+        return cls(tuple((s.labels, array("d", [t for t, _ in s.points]), array("d", [v for _, v in s.points]))
+                         for s in matrix), warnings)
+
+    @property
+    def size(self) -> int:
+        return sum(16 * len(times) for _, times, _ in self.series)
+
+    def unpack(self) -> tuple[list[RangeSeries], tuple[str, ...]]:
+        return [RangeSeries(labels, tuple(zip(times, values, strict=True))) for labels, times, values in self.series], \
+            self.warnings
+
+
 class PrometheusClient:
     """Talks to one Prometheus-compatible API as configured in the environment's `prometheus:` section."""
 
@@ -151,6 +176,7 @@ class PrometheusClient:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(settings.max_concurrency)
         self._raw_reads = threading.Lock()  # one raw-sample answer parsed at a time: memory stays bounded
+        self._raw_kept = 0  # bytes of raw samples read so far, packed
         self._log = os.environ.get(REQUEST_LOG_ENV) or None
         if settings.bearer_token_env:
             token = os.environ.get(settings.bearer_token_env)
@@ -319,13 +345,22 @@ class PrometheusClient:
         timestamps, staleness markers left out, ordinary NaN kept), and Prometheus' warnings."""
         promql = f"{selector}[{format_duration(range_seconds)}]"
         params = {"query": promql, "time": f"{at.timestamp():.3f}"}
-        def read() -> tuple[list[RangeSeries], tuple[str, ...]]:
-            with self._raw_reads:
-                return self._raw(self._get("/api/v1/query", params), promql, at)
 
-        found: tuple[list[RangeSeries], tuple[str, ...]] = self._once("matrix", "/api/v1/query", params, read,
-                                                                       keep=False)
-        return list(found[0]), found[1]
+        def read() -> _Packed:
+            with self._raw_reads:
+                matrix, warnings = self._raw(self._get("/api/v1/query", params), promql, at)
+                packed = _Packed.of(matrix, warnings)
+            with self._lock:
+                self._raw_kept += packed.size
+            return packed
+
+        found: _Packed = self._once("matrix", "/api/v1/query", params, read, keep=self._room_for_raw())
+        return found.unpack()
+
+    def _room_for_raw(self) -> bool:
+        """Whether one more raw-sample answer is kept for the run: up to RAW_KEPT_BYTES of them, packed."""
+        with self._lock:
+            return self._raw_kept < RAW_KEPT_BYTES
 
     def _raw(self, body: Any, promql: str, at: datetime) -> tuple[list[RangeSeries], tuple[str, ...]]:
         matrix = self._matrix(body, promql)
