@@ -233,21 +233,33 @@ def flag_state(up: Mapping[str, Points], flag: Mapping[str, Sequence[Points]], e
         scrapes = [t for t, value in points if start < t <= end and value == 1]
         state.scrapes += len(scrapes)
         columns = [_Samples(sorted(s)).at_scrapes(scrapes, tolerance) for s in flag.get(target, ())]
-        bad: list[float] = []
-        for t, *found in zip(scrapes, *columns, strict=True):
-            seen = [v for v in found if v is not None]
-            if not seen:
-                state.missing += 1
-            elif any(v != expected for v in seen):
-                state.wrong += 1
-            else:
-                continue
-            bad.append(t)
+        missing, wrong = _missing_and_wrong(scrapes, columns, expected)
+        state.missing += len(missing)
+        state.wrong += len(wrong)
+        bad = missing + wrong
         if bad:
             state.first = min(bad) if state.first is None else min(state.first, *bad)
             state.last = max(bad) if state.last is None else max(state.last, *bad)
             state.instances.add(target)
     return state
+
+
+def _missing_and_wrong(scrapes: list[float], columns: list[list[float | None]], expected: float
+                       ) -> tuple[list[float], list[float]]:
+    """The scrape times at which no series has a sample, and those at which a series has another value than
+    `expected`; one series (the usual case) is read in two passes instead of scrape by scrape."""
+    if len(columns) == 1:
+        (values,) = columns
+        return ([t for t, v in zip(scrapes, values, strict=True) if v is None],
+                [t for t, v in zip(scrapes, values, strict=True) if v is not None and v != expected])
+    missing, wrong = [], []
+    for t, *found in zip(scrapes, *columns, strict=True):
+        seen = [v for v in found if v is not None]
+        if not seen:
+            missing.append(t)
+        elif any(v != expected for v in seen):
+            wrong.append(t)
+    return missing, wrong
 
 
 class _Samples:
