@@ -3,6 +3,11 @@
 by the full gate N times as a subprocess; plus `check-metrics` against `promtool check metrics` on a ~9 MB
 exposition, and the gate on a 100 MB / 1 M-series /metrics.
 
+Each gate run lists the requests it sent (WAVEGATE_REQUEST_LOG); against them the benchmark prints two
+ratios: the gate's wall time over the floor (a bare script sending the same distinct requests concurrently,
+whole process against whole process), and the samples the gate's queries touch (Prometheus' stats=all) over
+the minimum (each metric the gate reads, its samples in each window plus one 5m lookback before it).
+
 Reports numbers against stated targets; it asserts nothing. Everything it starts stops before it exits.
 """
 
@@ -11,6 +16,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import os
 import signal
 import statistics
@@ -27,6 +33,8 @@ from types import FrameType
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "selftests"))  # the crafted worlds and the real-Prometheus harness live there
 
+import promql_parser  # noqa: E402
+import requests  # noqa: E402
 from harness import History, MetricsEndpoint, closed_port, environment_document, write_environment  # noqa: E402
 from worlds import COMPONENTS, HEALTHY, LiveWorld, long_windows, start_world  # noqa: E402
 
@@ -35,6 +43,12 @@ TARGET_RSS_MIB = 300.0
 # A 100 MB / 1 M-series /metrics (issue "Fail closed"): judged, not refused, within these.
 TARGET_LARGE_SECONDS = 30.0
 TARGET_LARGE_RSS_MIB = 300.0
+# The full gate against a bare script sending the gate's own distinct requests concurrently (issue "Beyond one
+# Prometheus", light and fast), and the samples its queries touch against the minimum.
+TARGET_FLOOR_RATIO = 1.5
+TARGET_SAMPLES_RATIO = 2.0
+FLOOR_WORKERS = 4  # the gate's default prometheus.max_concurrency
+MINIMUM_LOOKBACK = 300.0  # Prometheus' default lookback: what any reading of a window needs before it
 # Parse + lint of a ~9 MB exposition, whole process against promtool check metrics (issue "exposition checks").
 TARGET_EXPOSITION_RATIO = 1.5
 
@@ -74,11 +88,15 @@ with open(sys.argv[1], "w") as report:
 """
 
 
-def run_gate_once(env_file: Path, outdir: Path, workdir: Path, timeout: float, *extra: str) -> GateSample:
-    """Run the full gate as a grandchild via _LAUNCHER and time it; the launcher reports its peak RSS."""
+def run_gate_once(env_file: Path, outdir: Path, workdir: Path, timeout: float, *extra: str,
+                  request_log: Path | None = None) -> GateSample:
+    """Run the full gate as a grandchild via _LAUNCHER and time it; the launcher reports its peak RSS. With
+    `request_log`, the gate appends each request it sends to Prometheus there (one JSON line each)."""
     argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--rootdir={REPO}", str(REPO / "tests"),
             f"--env-file={env_file}", f"--gate-output={outdir}", "-q", *extra]
     environ = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
+    if request_log is not None:
+        environ["WAVEGATE_REQUEST_LOG"] = str(request_log)
     log, usage_file = workdir / f"{outdir.name}.log", workdir / f"{outdir.name}.usage.json"
     started = time.monotonic()
     with log.open("wb") as stream:
@@ -116,6 +134,92 @@ def run_gate_once(env_file: Path, outdir: Path, workdir: Path, timeout: float, *
         summary = f"killed after {timeout:.0f} s"
     # ru_maxrss is in KiB on Linux.
     return GateSample(seconds, usage["max_rss_kib"] / 1024, usage["exit"], summary, durations)
+
+
+# The floor: a bare script (requests and a thread pool, nothing of the gate) that sends the distinct requests
+# listed in a request log to Prometheus, FLOOR_WORKERS at a time, and reads every answer.
+_FLOOR = """
+import json, sys
+from concurrent.futures import ThreadPoolExecutor
+import requests
+base, log, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with open(log) as lines:
+    wanted = list(dict.fromkeys(line.strip() for line in lines if line.strip()))
+session = requests.Session()
+def send(line):
+    request = json.loads(line)
+    answer = session.get(base + request["path"], params=request["params"], timeout=300)
+    answer.raise_for_status()
+    return len(answer.content)
+with ThreadPoolExecutor(workers) as pool:
+    list(pool.map(send, wanted))
+"""
+
+
+def logged_requests(log: Path) -> list[dict[str, object]]:
+    """The distinct requests of a request log, in the order first sent."""
+    lines = [line.strip() for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [json.loads(line) for line in dict.fromkeys(lines)]
+
+
+def floor_seconds(base: str, log: Path) -> float:
+    """Wall time of the floor script (_FLOOR) on the log's distinct requests, whole process."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", _FLOOR, base, str(log), str(FLOOR_WORKERS)], check=True,
+                   stdin=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def touched_samples(base: str, wanted: list[dict[str, object]]) -> int:
+    """The samples Prometheus reads for every instant query among the requests, by its own count (stats=all:
+    data.stats.samples.totalQueryableSamples), each query asked once more."""
+    total = 0
+    with requests.Session() as session:
+        for request in wanted:
+            if request["path"] != "/api/v1/query":
+                continue
+            params = {**request["params"], "stats": "all"}  # type: ignore[dict-item]
+            body = session.get(f"{base}/api/v1/query", params=params, timeout=300).json()
+            total += int(body["data"]["stats"]["samples"]["totalQueryableSamples"])
+    return total
+
+
+_MATCH_OPS = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}
+
+
+def metric_selectors(queries: list[str]) -> dict[str, set[str]]:
+    """Per metric name, every selector of it in these queries (their PromQL parsed, not pattern-matched),
+    without offsets or ranges: the series the gate reads of each metric."""
+    found: dict[str, set[str]] = {}
+
+    def visit(node: object) -> None:
+        if isinstance(node, promql_parser.MatrixSelector):
+            node = node.vector_selector
+        if isinstance(node, promql_parser.VectorSelector) and node.name:
+            matchers = ", ".join(f"{m.name}{_MATCH_OPS[str(m.op)]}{json.dumps(m.value)}"
+                                 for m in node.matchers.matchers if m.name != "__name__")
+            found.setdefault(node.name, set()).add(f"{node.name}{{{matchers}}}")
+
+    for query in queries:
+        promql_parser.walk(promql_parser.parse(query), visit)
+    return found
+
+
+def minimum_samples(base: str, selectors: dict[str, set[str]], windows: dict[str, tuple[float, float]]) -> int:
+    """What reading each metric once per window needs: the samples, in the window plus one lookback
+    (MINIMUM_LOOKBACK) before it, of every series of it that a selector of the gate's selects (each series
+    counted once), by count_over_time."""
+    total = 0
+    with requests.Session() as session:
+        for chosen in selectors.values():
+            for start, end in windows.values():
+                span = f"{round(end - start + MINIMUM_LOOKBACK)}s"
+                query = " or ".join(f"count_over_time({selector}[{span}])" for selector in sorted(chosen))
+                body = session.get(f"{base}/api/v1/query", params={"query": query, "time": f"{end:.3f}"},
+                                   timeout=300).json()
+                for item in body["data"]["result"]:
+                    total += int(float(item["value"][1]))
+    return total
 
 
 def contract_exposition(samples: int) -> str:
@@ -238,11 +342,21 @@ def gate_benchmark(args: argparse.Namespace, emit: Callable[[str], None]) -> Non
             env_file = live.env_file("bench.yaml")
             emit("")
             runs: list[GateSample] = []
+            floors: list[tuple[float, float]] = []
+            base = live.prometheus.url.rstrip("/")
             for number in range(1, args.runs + 1):
-                sample = run_gate_once(env_file, workdir / f"gate-{number}", workdir, args.gate_timeout)
+                log = workdir / f"gate-{number}.requests.jsonl"
+                sample = run_gate_once(env_file, workdir / f"gate-{number}", workdir, args.gate_timeout,
+                                       request_log=log)
                 runs.append(sample)
                 emit(f"gate run {number}: {sample.seconds:.2f} s, peak RSS {sample.max_rss_mib:.0f} MiB, "
                      f"exit {sample.exit_code}, {sample.summary}")
+                if log.is_file():
+                    floor = floor_seconds(base, log)
+                    floors.append((sample.seconds, floor))
+                    emit(f"  floor (a bare script sending the gate's distinct requests, {FLOOR_WORKERS} at a time): "
+                         f"{floor:.2f} s; gate / floor {sample.seconds / floor:.2f}x")
+            lines = light_and_fast(base, workdir / "gate-1.requests.jsonl", live.world.windows, floors)
             prometheus_pid = live.prometheus.process.pid if live.prometheus.process else None
             prometheus_peak = vm_hwm_mib(prometheus_pid) if prometheus_pid else None
         finally:
@@ -251,6 +365,8 @@ def gate_benchmark(args: argparse.Namespace, emit: Callable[[str], None]) -> Non
     rss = max(r.max_rss_mib for r in runs)
     median = statistics.median(walls)
     emit("")
+    for line in lines:
+        emit(line)
     emit(f"gate wall time: min {min(walls):.2f} s, median {median:.2f} s, max {max(walls):.2f} s "
          f"(target < {TARGET_SECONDS:.0f} s: {'met' if max(walls) < TARGET_SECONDS else 'MISSED'})")
     emit(f"gate peak RSS: {rss:.0f} MiB (target < {TARGET_RSS_MIB:.0f} MiB: "
@@ -262,9 +378,36 @@ def gate_benchmark(args: argparse.Namespace, emit: Callable[[str], None]) -> Non
         for criterion, seconds in sample.durations.items():
             per_criterion.setdefault(criterion, []).append(seconds)
     slowest = sorted(per_criterion.items(), key=lambda item: -statistics.median(item[1]))[: args.slowest]
-    emit(f"slowest criteria (median junit.xml time over {len(runs)} run(s)):")
+    emit(f"slowest criteria (median junit.xml time over {len(runs)} run(s); a criterion that reads only Prometheus "
+         "is evaluated before the first test, concurrently, so its test time is only recording it):")
     for criterion, seconds in slowest:
         emit(f"  {statistics.median(seconds):7.3f} s  {criterion}")
+
+
+def light_and_fast(base: str, log: Path, windows: dict[str, tuple[float, float]],
+                   floors: list[tuple[float, float]]) -> list[str]:
+    """The two ratios of "light and fast": gate wall time / floor (per run and their median), samples the gate's
+    queries touch / the minimum; with the counts behind them."""
+    if not log.is_file():
+        return ["light and fast: the gate logged no request (did it reach Prometheus?)"]
+    sent = [line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+    wanted = logged_requests(log)
+    queries = [str(r["params"]["query"]) for r in wanted if r["path"] == "/api/v1/query"]  # type: ignore[index]
+    touched = touched_samples(base, wanted)
+    selectors = metric_selectors(queries)
+    minimum = minimum_samples(base, selectors, windows)
+    ratios = [gate / floor for gate, floor in floors]
+    ratio = statistics.median(ratios) if ratios else math.nan
+    samples_ratio = touched / minimum if minimum else math.nan
+    return [
+        f"requests to Prometheus (run 1): {len(sent)} sent, {len(wanted)} distinct, {len(queries)} distinct "
+        f"queries over {len(selectors)} metrics",
+        f"gate / floor: {', '.join(f'{r:.2f}x' for r in ratios)} (median {ratio:.2f}x; target <= "
+        f"{TARGET_FLOOR_RATIO:g}x: {'met' if ratio <= TARGET_FLOOR_RATIO else 'MISSED'})",
+        f"samples touched: {touched:,} (stats=all) against a minimum of {minimum:,} (the samples of each series the "
+        f"gate's selectors select, in each window plus a {MINIMUM_LOOKBACK:.0f} s lookback): {samples_ratio:.2f}x "
+        f"(target <= {TARGET_SAMPLES_RATIO:g}x: {'met' if samples_ratio <= TARGET_SAMPLES_RATIO else 'MISSED'})",
+    ]
 
 
 def large_exposition(series: int, timeout: float) -> list[str]:

@@ -164,3 +164,13 @@ def test_a_start_time_read_back_one_float_step_apart_is_no_restart() -> None:
     assert timeline.restarts({"router": points}, 99.0, 105.0, 2.0) == []
     restarted = [*points, (106.0, 1796527705.1)]
     assert [r.kind for r in timeline.restarts({"router": restarted}, 99.0, 107.0, 2.0)] == ["restart"]
+
+
+def test_a_flag_sample_at_the_scrapes_own_time_is_taken_unless_two_earlier_ones_are_within_tolerance() -> None:
+    # Scrapes every 15 s (tolerance 7.5 s). At 100 two samples (93, 96) lie within the tolerance before the one
+    # at 100 itself: the two nearest the tolerance's start are compared and 96's 0 is taken (a wrong flag),
+    # whether or not a sample carries the scrape's very timestamp; at 85 and 115 the scrape's own sample is.
+    up = {"a": [(85.0, 1.0), (100.0, 1.0), (115.0, 1.0)]}
+    flag = {"a": [[(85.0, 1.0), (93.0, 0.0), (96.0, 0.0), (100.0, 1.0), (115.0, 1.0)]]}
+    state = timeline.flag_state(up, flag, 1.0, 0.0, 200.0)
+    assert (state.scrapes, state.wrong, state.missing, state.first, state.last) == (3, 1, 0, 100.0, 100.0)

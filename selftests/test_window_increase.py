@@ -117,8 +117,8 @@ def test_a_counter_reset_inside_the_window_counts_within_one_scrape_of_the_truth
 
 def _probe(prometheus: PrometheusServer) -> Probe:
     client = PrometheusClient(PrometheusSettings(url=prometheus.url))
-    # No environment: nothing to scope the queries to.
-    return Probe(SimpleNamespace(prometheus=client, scope=Scope({})))  # type: ignore[arg-type]
+    # No environment: nothing to scope the queries to; never evaluated ahead of a test (proceed: always).
+    return Probe(SimpleNamespace(prometheus=client, scope=Scope({}), proceed=lambda: None))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("shape", [*EXACT, "restart_inside", "recreated_after_gap", "gap_then_restart"])

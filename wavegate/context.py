@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import math
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -24,6 +25,24 @@ from wavegate.verdicts import Observation
 
 
 @dataclass
+class Ahead:
+    """One criterion's evaluation ahead of its test: the run's stop signal, and whether this evaluation was cut
+    short (then its result is not kept: the test evaluates the criterion itself)."""
+
+    stop: threading.Event
+    cut_short: bool = False
+
+    def halt(self, why: str) -> Prefetching:
+        self.cut_short = True
+        return Prefetching(why)
+
+
+class Prefetching(Exception):
+    """Raised when a criterion evaluated ahead for its queries reaches a /metrics scrape: that one waits for
+    the criterion's own test, so scrapes keep their order and timing."""
+
+
+@dataclass
 class GateContext:
     """What every check needs; created once per session by the plugin."""
 
@@ -34,6 +53,11 @@ class GateContext:
     _scrapes: dict[str, Scrape | ScrapeFailed] = field(default_factory=dict)
     _ready: EvaluationError | bool | None = None
     budget: transport.Budget = field(default_factory=transport.Budget)
+    # Set on the copies that evaluate criteria ahead (wavegate.prefetch): they never scrape, and ask nothing
+    # more once the run is interrupted.
+    prefetching: Ahead | None = None
+    # What the criteria evaluated ahead found, by criterion id, until their test takes it (shared by copies).
+    judged_ahead: dict[str, Observation | EvaluationError] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # it holds whole expositions: pytest's failure reports must not print them
         return f"GateContext(environment={self.environment.name!r}, scrapes={sorted(self._scrapes)})"
@@ -87,6 +111,8 @@ class GateContext:
 
     def scrape(self, endpoint: str) -> Scrape:
         """An endpoint's /metrics (see endpoints()), fetched once per run and shared by the checks."""
+        if self.prefetching is not None:
+            raise self.prefetching.halt(f"{endpoint} is scraped by its own test")
         if endpoint not in self._scrapes:
             component, _, which = endpoint.partition("[")
             settings = self.environment.components[component]
@@ -118,6 +144,11 @@ class GateContext:
         self.ensure_prometheus()
         return Probe(self)
 
+    def proceed(self) -> None:
+        """Before each query: an evaluation ahead of its test stops here once the run is interrupted."""
+        if self.prefetching is not None and self.prefetching.stop.is_set():
+            raise self.prefetching.halt("the run was interrupted")
+
 
 class Probe:
     """Runs the queries of one criterion and keeps them, with their results, as evidence."""
@@ -130,6 +161,7 @@ class Probe:
     def at(self, query: str, moment: datetime, *, track: Sequence[promql.LabelMatcher] = ()) -> QueryResult:
         """The query, scoped to the environment (see promql.Scope) and to a track's matchers, evaluated at
         `moment`."""
+        self.context.proceed()
         result = self.context.prometheus.query(self.scope(query, track=track), moment)
         self.results.append(result)
         return result
@@ -168,25 +200,74 @@ class Probe:
         return QueryResult(f"{shown} (exact window increase)", window.end, series, ())
 
     def increases(self, selector: str, window: Window) -> list[tuple[dict[str, str], float]]:
-        """Each series' increase over the window by the documented rule, exactly: one PromQL query answers
-        the series without a reset inside the window (and those born in it); the raw samples of the series
-        that reset inside it (a restart, a re-created child: rare) are walked here, from the last sample
-        before the window (looked for over one window length), a drop counting as a restart from 0."""
+        """Each series' increase over the window by the documented rule (see window_increase), exactly, reading
+        each sample of the window about once.
+
+        One query (window_parts) answers, per series, its last value near the window's end, its last value in
+        the short lookback before the start, and its drops over both: a series with both values and no drop
+        increased by their difference. The rest are rare and get more reading: a series without a value before
+        the start is looked for over one whole window length before it (none: born in the window, it counts
+        from 0); the raw samples of a series that dropped (a restart, a re-created child), ended early, or was
+        unscraped just before the start are walked here, from its last sample before the window (looked for
+        over one window length), a drop counting as a restart from 0."""
+        query = window_parts(selector, window.seconds, self.lookback(window))
+        parts: dict[str, dict[tuple[tuple[str, str], ...], float]] = {"end": {}, "start": {}, "resets": {}}
+        every: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+        for s in self.at(query, window.end, track=window.matchers).series:
+            labels = {k: v for k, v in s.labels.items() if k not in (PART, "__name__")}
+            parts.setdefault(s.labels.get(PART, ""), {})[_identity(labels)] = s.value
+            every.setdefault(_identity(labels), labels)
+        found: list[tuple[dict[str, str], float]] = []
+        walked: list[dict[str, str]] = []
+        born: list[dict[str, str]] = []
+        for key, labels in every.items():
+            last, before = parts["end"].get(key), parts["start"].get(key)
+            if parts["resets"].get(key) != 0 or last is None:
+                walked.append(labels)
+            elif before is None:
+                born.append(labels)
+            else:
+                found.append((labels, last - before))
+        earlier = self._seen_before(selector, born, window)
+        for labels in born:
+            if _identity(labels) in earlier:
+                walked.append(labels)  # unscraped just before the start, but not new: its start value is older
+            else:
+                found.append((labels, parts["end"][_identity(labels)]))
+        return found + self._walk(selector, walked, window)
+
+    def lookback(self, window: Window) -> float:
+        """How far before the window's start its start value is looked for first: a few scrape intervals (at
+        least Prometheus' 5m lookback), never more than the window."""
+        interval = self.context.prometheus.settings.scrape_interval
+        return min(window.seconds, max(300.0, 4 * interval))
+
+    def _seen_before(self, selector: str, series: list[dict[str, str]], window: Window) -> set[tuple[tuple[str, str],
+                                                                                                    ...]]:
+        """Which of these series have a sample within one window length before the window's start (their
+        start value, which the short lookback missed)."""
         w = format_duration(window.seconds)
-        exact = self.at(exact_increase(selector, w), window.end, track=window.matchers)
-        found = [(dict(s.labels), s.value) for s in exact.series]
-        resets = self.at(f"resets({selector}[{w}]) > 0", window.end, track=window.matchers).series
-        if not resets:
-            return found
+        seen: set[tuple[tuple[str, str], ...]] = set()
+        for chunk in range(0, len(series), _CHUNK):
+            query = " or ".join(f"last_over_time({promql.add_matchers(selector, labels)}[{w}] offset {w})"
+                                for labels in series[chunk:chunk + _CHUNK])
+            seen.update(_identity(s.labels) for s in self.at(query, window.end, track=window.matchers).series)
+        return seen
+
+    def _walk(self, selector: str, series: list[dict[str, str]], window: Window) -> list[tuple[dict[str, str],
+                                                                                              float]]:
+        """The increases of these series from their raw samples (walk_increase), fetched one instance at a
+        time; a series without a sample in the window has none (as last_over_time over the window)."""
+        if not series:
+            return []
         start, end = window.start.timestamp(), window.end.timestamp()
-        wanted = {_identity(s.labels) for s in resets}
-        batches: dict[tuple[tuple[str, str], ...], None] = {}
-        for s in resets:
-            batches[_batch(s.labels)] = None
+        wanted = {_identity(labels) for labels in series}
+        batches = dict.fromkeys(_batch(labels) for labels in series)
+        found: list[tuple[dict[str, str], float]] = []
         for batch in batches:
             for raw in self.samples(promql.add_matchers(selector, dict(batch)), window, before=window.seconds):
                 labels = {k: v for k, v in raw.labels.items() if k != "__name__"}
-                if _identity(labels) in wanted:
+                if _identity(labels) in wanted and any(start <= t <= end for t, _ in raw.points):
                     found.append((labels, walk_increase(raw.points, start, end, window.seconds)))
         return found
 
@@ -195,6 +276,7 @@ class Probe:
         evidence by their query and counts (not every sample)."""
         seconds = window.seconds + before
         selector = self.scope(selector, track=window.matchers)
+        self.context.proceed()
         series, warnings = self.context.prometheus.samples(selector, seconds, window.end)
         count = sum(len(s.points) for s in series)
         # Evidence: one row per series with its number of samples (a week of raw samples is too much to keep).
@@ -284,13 +366,22 @@ def window_increase(selector: str, window: str) -> str:
             f" or ({last} and ({steady})) or increase({selector}[{window}]))")
 
 
-def exact_increase(selector: str, window: str) -> str:
-    """The exact branches of window_increase: series without a reset inside the window."""
-    last = f"last_over_time({selector}[{window}])"
-    before = f"last_over_time({selector}[{window}] offset {window})"
-    steady = f"resets({selector}[{window}]) == 0"
-    return (f"(({last} - {before}) and ({steady}) and (min_over_time({selector}[{window}]) >= {before}))"
-            f" or ({last} and ({steady}))")
+PART = "__wavegate_part__"  # tells the three answers of window_parts apart
+_CHUNK = 20  # series per query when a few are looked up one by one
+
+
+def window_parts(selector: str, seconds: float, lookback_seconds: float) -> str:
+    """One query for Probe.increases: per series (tagged in PART) its last value in the lookback before the
+    window's end ("end"), its last value in the lookback before the window's start ("start"), and its drops
+    from the lookback before the start to the end ("resets"), so a drop across the start counts too. It reads
+    the window's samples about once plus three lookbacks, where last_over_time over the window and over the
+    window before it would read them three times and the previous window's once more."""
+    window, lookback = format_duration(seconds), format_duration(lookback_seconds)
+    span = format_duration(seconds + lookback_seconds)
+    tagged = [(f"last_over_time({selector}[{lookback}])", "end"),
+              (f"last_over_time({selector}[{lookback}] offset {window})", "start"),
+              (f"resets({selector}[{span}])", "resets")]
+    return " or ".join(f'label_replace({expression}, "{PART}", "{part}", "", "")' for expression, part in tagged)
 
 
 def walk_increase(points: Sequence[tuple[float, float]], start: float, end: float, lookback: float) -> float:

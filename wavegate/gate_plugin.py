@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from wavegate import __version__
+from wavegate.checks import evaluate, reads_only_prometheus
 from wavegate.context import GateContext
 from wavegate.criteria import Criteria
 from wavegate.errors import GateError
@@ -35,6 +36,7 @@ from wavegate.evidence import (
 from wavegate.margins import most_used, used
 from wavegate.options import OPTIONS, Resolved
 from wavegate.outputs import OutputFolder, unfinished_record
+from wavegate.prefetch import prefetch
 from wavegate.results import SCHEMA, VERDICTS, gate_outcome
 from wavegate.secrets import LogRedaction
 from wavegate.settings import Environment, format_time
@@ -345,6 +347,16 @@ class GatePlugin:
             record["waiver"] = waiver.as_dict()
         elif record["verdict"] != "passed" and (expired := waivers.expired_for(criterion.id)):
             record["expired_waivers"] = [w.as_dict() for w in expired]
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> None:
+        """Before the first criterion is judged, send the Prometheus queries of all of them concurrently (see
+        wavegate.prefetch); returns nothing, so pytest's own loop then runs the tests."""
+        config = session.config
+        if config.option.collectonly or getattr(config.option, "setupplan", False) or session.testsfailed:
+            return
+        chosen = [item.stash[CRITERION] for item in session.items if CRITERION in item.stash]
+        prefetch([c for c in chosen if reads_only_prometheus(c.kind)], self.state.context, evaluate)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:

@@ -3,15 +3,24 @@
 Transport errors (connection refused or reset, timeouts, 502/503/504) are retried with backoff; a 4xx, a
 query error or a malformed answer never is. The first unreachable answer makes the client "down", so every
 later call fails at once instead of waiting for its own timeout.
+
+One client serves one gate run: each distinct request (path and parameters, e.g. a query and its time) is
+sent once and its answer, or its failure, shared by every criterion that asks it, from any thread; at most
+`prometheus.max_concurrency` requests are in flight at a time. Raw samples (a week of them can be hundreds of
+MB once parsed) are read one request at a time and kept packed, up to RAW_KEPT_BYTES.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
+import threading
 import time
-from collections.abc import Mapping
+from array import array
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,10 +28,17 @@ from typing import Any
 import requests
 
 from wavegate import transport
-from wavegate.errors import ConfigError, PartialAnswer, PrometheusUnavailable, QueryFailed
+from wavegate.errors import ConfigError, EvaluationError, PartialAnswer, PrometheusUnavailable, QueryFailed
 from wavegate.settings import PrometheusSettings, format_duration, format_time, redact_url, thanos_params
 
 _RETRY_STATUS = {502, 503, 504}
+# A file to which every request actually sent is appended, one JSON line each (path, params): lets a benchmark
+# replay exactly the gate's requests. Unset = nothing is written.
+REQUEST_LOG_ENV = "WAVEGATE_REQUEST_LOG"
+_Key = tuple[str, str, tuple[tuple[str, str], ...]]
+# Raw samples kept for the run, packed at 16 bytes a sample (a week of a series at 15 s is 0.6 MB): enough for
+# the raw reads of a gate run, which two criteria may share; beyond it, a raw read asked again is sent again.
+RAW_KEPT_BYTES = 96 << 20
 
 
 @dataclass(frozen=True)
@@ -114,6 +130,27 @@ class RangeSeries:
         return ", ".join(self.labels.get(k, "") for k in shown) or "all"
 
 
+@dataclass(frozen=True)
+class _Packed:
+    """A raw-sample answer packed: per series its labels and two arrays of float64 (times, values)."""
+
+    series: tuple[tuple[Mapping[str, str], array[float], array[float]], ...]
+    warnings: tuple[str, ...]
+
+    @classmethod
+    def of(cls, matrix: list[RangeSeries], warnings: tuple[str, ...]) -> _Packed:
+        return cls(tuple((s.labels, array("d", [t for t, _ in s.points]), array("d", [v for _, v in s.points]))
+                         for s in matrix), warnings)
+
+    @property
+    def size(self) -> int:
+        return sum(16 * len(times) for _, times, _ in self.series)
+
+    def unpack(self) -> tuple[list[RangeSeries], tuple[str, ...]]:
+        return [RangeSeries(labels, tuple(zip(times, values, strict=True))) for labels, times, values in self.series], \
+            self.warnings
+
+
 class PrometheusClient:
     """Talks to one Prometheus-compatible API as configured in the environment's `prometheus:` section."""
 
@@ -138,6 +175,13 @@ class PrometheusClient:
         self._verify: bool | str = str(settings.ca_file) if settings.ca_file else True
         self.budget: transport.Budget | None = None  # the run's time budget, set by the gate's context
         self._down: PrometheusUnavailable | None = None
+        # The run's answers by request, as futures: a second asker waits for the first one's answer.
+        self._answers: dict[_Key, Future[Any]] = {}
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(settings.max_concurrency)
+        self._raw_reads = threading.Lock()  # one raw-sample answer parsed at a time: memory stays bounded
+        self._raw_kept = 0  # bytes of raw samples read so far, packed
+        self._log = os.environ.get(REQUEST_LOG_ENV) or None
         if settings.bearer_token_env:
             token = os.environ.get(settings.bearer_token_env)
             if not token:
@@ -164,6 +208,45 @@ class PrometheusClient:
         """TLS verification for a request to Prometheus: the configured CA file, else the system's."""
         return self._verify
 
+    # -- once per run ----------------------------------------------------------------------------------
+    def _once(self, kind: str, path: str, params: Mapping[str, str] | None, compute: Callable[[], Any], *,
+              keep: bool = True) -> Any:
+        """`compute()` for the first asker of this request (`kind` names what is made of the answer); every later
+        asker, in any thread, gets the same result or the same failure (EvaluationError) without a request;
+        unless `keep` is false: then only those who asked before the answer came share it."""
+        key = (kind, path, tuple(sorted((params or {}).items())))
+        with self._lock:
+            answer = self._answers.get(key)
+            first = answer is None
+            if answer is None:
+                answer = self._answers[key] = Future()
+        if first:
+            try:
+                answer.set_result(compute())
+            except EvaluationError as exc:
+                answer.set_exception(exc)
+                # Unreachable or out of budget is the run's state, not this request's answer: later askers
+                # fail at once on it (see _get, transport.Budget), each with its own words.
+                keep = keep and not isinstance(exc, PrometheusUnavailable | transport.BudgetSpent)
+            except BaseException:
+                # Not an answer (a bug, an interrupt): forget it, so that the next asker tries for itself.
+                with self._lock:
+                    del self._answers[key]
+                answer.set_exception(QueryFailed(f"the request for {path} was interrupted"))
+                raise
+            if not keep:
+                with self._lock:
+                    del self._answers[key]
+        return answer.result()
+
+    def _record(self, path: str, params: Mapping[str, str] | None) -> None:
+        """Append one request actually sent to the request log (see REQUEST_LOG_ENV)."""
+        if self._log is None:
+            return
+        line = json.dumps({"path": path, "params": dict(params or {})}, sort_keys=True)
+        with self._lock, open(self._log, "a", encoding="utf-8") as log:
+            log.write(line + "\n")
+
     # -- transport -------------------------------------------------------------------------------------
     def _get(self, path: str, params: Mapping[str, str] | None = None, *, base: str | None = None) -> Any:
         if self._down is not None:
@@ -174,9 +257,13 @@ class PrometheusClient:
         for attempt in range(attempts):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
+                if self._down is not None:  # another thread found it unreachable meanwhile
+                    raise PrometheusUnavailable(f"{self._down} (not retried: Prometheus was already unreachable)")
             try:
-                response = transport.get(self.session, url, params=params, timeout=self.settings.timeout,
-                                         verify=self._verify, budget=self.budget)
+                with self._slots:  # a small bounded number in flight: a shared backend is never flooded
+                    self._record(path, params)
+                    response = transport.get(self.session, url, params=params, timeout=self.settings.timeout,
+                                             verify=self._verify, budget=self.budget)
             except transport.BudgetSpent:
                 raise
             except transport.TransportFailed as exc:
@@ -194,7 +281,7 @@ class PrometheusClient:
             raise PrometheusUnavailable(f"the scraper's API at {redact_url(base)} is unreachable ({last} after "
                                         f"{attempts} attempts); check prometheus.targets_url in the environment file "
                                         "and that vmagent is running")
-        self._down = PrometheusUnavailable(
+        self._down = self._down or PrometheusUnavailable(
             f"Prometheus at {self.display_url} is unreachable ({last} after {attempts} attempts); check "
             "prometheus.url in the environment file and that Prometheus is running"
         )
@@ -282,7 +369,12 @@ class PrometheusClient:
 
     def query(self, promql: str, at: datetime) -> QueryResult:
         """Run an instant query at time `at` and return its vector (or scalar as a one-element vector)."""
-        body = self._get("/api/v1/query", {"query": promql, "time": f"{at.timestamp():.3f}", **self._query_params})
+        params = {"query": promql, "time": f"{at.timestamp():.3f}", **self._query_params}
+        result: QueryResult = self._once("vector", "/api/v1/query", params,
+                                         lambda: self._vector(self._get("/api/v1/query", params), promql, at))
+        return result
+
+    def _vector(self, body: Any, promql: str, at: datetime) -> QueryResult:
         data = body.get("data")
         if not isinstance(data, dict) or "resultType" not in data:
             raise QueryFailed(f"Prometheus answered `{promql}` without data.resultType")
@@ -307,7 +399,25 @@ class PrometheusClient:
         """The raw samples of `selector` in [at - range, at] (a range-vector instant query: the real sample
         timestamps, staleness markers left out, ordinary NaN kept), and Prometheus' warnings."""
         promql = f"{selector}[{format_duration(range_seconds)}]"
-        body = self._get("/api/v1/query", {"query": promql, "time": f"{at.timestamp():.3f}", **self._query_params})
+        params = {"query": promql, "time": f"{at.timestamp():.3f}", **self._query_params}
+
+        def read() -> _Packed:
+            with self._raw_reads:
+                matrix, warnings = self._raw(self._get("/api/v1/query", params), promql, at)
+                packed = _Packed.of(matrix, warnings)
+            with self._lock:
+                self._raw_kept += packed.size
+            return packed
+
+        found: _Packed = self._once("matrix", "/api/v1/query", params, read, keep=self._room_for_raw())
+        return found.unpack()
+
+    def _room_for_raw(self) -> bool:
+        """Whether one more raw-sample answer is kept for the run: up to RAW_KEPT_BYTES of them, packed."""
+        with self._lock:
+            return self._raw_kept < RAW_KEPT_BYTES
+
+    def _raw(self, body: Any, promql: str, at: datetime) -> tuple[list[RangeSeries], tuple[str, ...]]:
         matrix = self._matrix(body, promql)
         latest = max((s.points[-1][0] for s in matrix if s.points), default=None)
         if latest is not None and latest > at.timestamp() + 0.0015:
@@ -339,13 +449,7 @@ class PrometheusClient:
             values = item.get("values") if isinstance(item, dict) else None
             if not isinstance(labels, dict) or not isinstance(values, list):
                 raise QueryFailed(f"Prometheus returned a malformed matrix element for `{promql}`")
-            points = []
-            for pair in values:
-                try:
-                    points.append((float(pair[0]), float(pair[1])))
-                except (TypeError, ValueError, IndexError):
-                    raise QueryFailed(f"Prometheus returned a malformed sample {pair!r} for `{promql}`") from None
-            out.append(RangeSeries(labels, tuple(points)))
+            out.append(RangeSeries(labels, _points(values, promql)))
         return out
 
     def targets(self) -> list[dict[str, Any]]:
@@ -359,14 +463,18 @@ class PrometheusClient:
         # The scraper's targets: Prometheus' own, or vmagent's (prometheus.targets_url) in front of VictoriaMetrics.
         base = self.settings.targets_url
         where = f"{redact_url(base) if base else self.display_url}/api/v1/targets"
-        body = self._get("/api/v1/targets", {"state": "active"}, base=base)
+        params = {"state": "active"}
+        body = self._once("json", f"{base or ''}/api/v1/targets", params,
+                          lambda: self._get("/api/v1/targets", params, base=base))
         active = (body.get("data") or {}).get("activeTargets")
         if not isinstance(active, list):
             raise QueryFailed(f"{where} answered without data.activeTargets")
         return [t for t in active if isinstance(t, dict)], self._warnings(body, where)
 
     def tsdb_status(self) -> dict[str, Any]:
-        body = self._whole(self._get("/api/v1/status/tsdb"), f"{self.display_url}/api/v1/status/tsdb")
+        where = f"{self.display_url}/api/v1/status/tsdb"
+        body = self._once("json", "/api/v1/status/tsdb", None,
+                          lambda: self._whole(self._get("/api/v1/status/tsdb"), where))
         data = body.get("data")
         return data if isinstance(data, dict) else {}
 
@@ -415,6 +523,22 @@ def _quoted(response: requests.Response) -> str:
 
 def _without_credentials(text: str) -> str:
     return _CREDENTIALS.sub(lambda found: f"{found.group(1)} ***", text)
+
+
+def _points(values: list[Any], promql: str) -> tuple[tuple[float, float], ...]:
+    """A matrix element's [time, "value"] pairs as floats: a week of raw samples is hundreds of thousands of
+    pairs, so the common case is one comprehension; otherwise each pair is read, and a malformed one named."""
+    try:
+        return tuple([(float(t), float(v)) for t, v in values])
+    except (TypeError, ValueError):
+        pass  # a malformed pair somewhere: read pair by pair, as Prometheus' pairs are read below
+    points = []
+    for pair in values:
+        try:
+            points.append((float(pair[0]), float(pair[1])))
+        except (TypeError, ValueError, IndexError):
+            raise QueryFailed(f"Prometheus returned a malformed sample {pair!r} for `{promql}`") from None
+    return tuple(points)
 
 
 def _short(exc: Exception) -> str:

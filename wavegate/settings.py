@@ -275,6 +275,9 @@ class PrometheusSettings(_Strict):
                                  "partial answers (warnings, or VictoriaMetrics' isPartial: true); they still "
                                  "show in the evidence.")
     retries: int = Field(3, ge=0, le=10, description="Retries of a transport error (reset, 502/503/504, timeout).")
+    max_concurrency: int = Field(
+        4, ge=1, le=32, description="Requests to Prometheus in flight at once: the criteria's queries are sent "
+        "concurrently up to this bound, so a shared backend is never flooded; 1 sends them one at a time.")
 
     @field_validator("url")
     @classmethod

@@ -235,25 +235,56 @@ def flag_state(up: Mapping[str, Points], flag: Mapping[str, Sequence[Points]], e
     `expected` (two series disagreeing included) as wrong. Failed scrapes (`up` != 1) are availability's."""
     state = FlagState(expected)
     for target, points in up.items():
-        series = [sorted(s) for s in flag.get(target, ())]
-        times = [[t for t, _ in s] for s in series]
         tolerance = (measured_interval(points) or 0.0) / 2
-        for t, value in points:
-            if not (start < t <= end) or value != 1:
-                continue
-            state.scrapes += 1
-            values = (_at_scrape(s, ts, t, tolerance) for s, ts in zip(series, times, strict=True))
-            seen = [v for v in values if v is not None]
-            if not seen:
-                state.missing += 1
-            elif any(v != expected for v in seen):
-                state.wrong += 1
-            else:
-                continue
-            state.first = t if state.first is None else min(state.first, t)
-            state.last = t if state.last is None else max(state.last, t)
+        scrapes = [t for t, value in points if start < t <= end and value == 1]
+        state.scrapes += len(scrapes)
+        columns = [_Samples(sorted(s)).at_scrapes(scrapes, tolerance) for s in flag.get(target, ())]
+        missing, wrong = _missing_and_wrong(scrapes, columns, expected)
+        state.missing += len(missing)
+        state.wrong += len(wrong)
+        bad = missing + wrong
+        if bad:
+            state.first = min(bad) if state.first is None else min(state.first, *bad)
+            state.last = max(bad) if state.last is None else max(state.last, *bad)
             state.instances.add(target)
     return state
+
+
+def _missing_and_wrong(scrapes: list[float], columns: list[list[float | None]], expected: float
+                       ) -> tuple[list[float], list[float]]:
+    """The scrape times at which no series has a sample, and those at which a series has another value than
+    `expected`; one series (the usual case) is read in two passes instead of scrape by scrape."""
+    if len(columns) == 1:
+        (values,) = columns
+        return ([t for t, v in zip(scrapes, values, strict=True) if v is None],
+                [t for t, v in zip(scrapes, values, strict=True) if v is not None and v != expected])
+    missing, wrong = [], []
+    for t, *found in zip(scrapes, *columns, strict=True):
+        seen = [v for v in found if v is not None]
+        if not seen:
+            missing.append(t)
+        elif any(v != expected for v in seen):
+            wrong.append(t)
+    return missing, wrong
+
+
+class _Samples:
+    """One series' samples with their timestamps indexed: a week of scrapes is looked up once per `up` sample
+    of every flag, so the usual case (the sample carries the scrape's very timestamp) is a dictionary hit."""
+
+    def __init__(self, samples: Points) -> None:
+        self.samples = samples
+        self.times = [t for t, _ in samples]
+        self.index = {t: i for i, t in enumerate(self.times)}
+
+    def at_scrapes(self, scrapes: Sequence[float], tolerance: float) -> list[float | None]:
+        """What _at_scrape answers at each scrape time, the same sample chosen, without a search when a sample
+        is at the scrape's time itself and is one of the two _at_scrape compares (at most one sample in
+        [t - tolerance, t) before it)."""
+        times, index, samples = self.times, self.index, self.samples
+        return [samples[i][1] if (i := index.get(t)) is not None and tolerance >= 0
+                and (i < 2 or times[i - 2] < t - tolerance) else _at_scrape(samples, times, t, tolerance)
+                for t in scrapes]
 
 
 def _at_scrape(samples: Points, times: Sequence[float], t: float, tolerance: float) -> float | None:

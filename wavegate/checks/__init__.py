@@ -19,19 +19,25 @@ from wavegate.checks.availability import uptime as _uptime
 from wavegate.checks.common import _le_regex, _saturated
 from wavegate.checks.coverage import endpoints_exported, required_labels
 from wavegate.checks.coverage import required_metrics as _required_metrics
-from wavegate.checks.errors import error_ratio
+from wavegate.checks.errors import error_ratio as _error_ratio
 from wavegate.checks.generic import promql_rule as _promql_rule
-from wavegate.checks.integration import rollout_provenance, scrape_success, targets_up
+from wavegate.checks.integration import rollout_provenance as _rollout_provenance
+from wavegate.checks.integration import scrape_success as _scrape_success
+from wavegate.checks.integration import targets_up as _targets_up
 from wavegate.checks.memory import memory_bound as _memory_bound
 from wavegate.checks.memory import queue_bound as _queue_bound
-from wavegate.checks.performance import endpoint_latency, latency_increase, throughput
-from wavegate.checks.quality import _detailed, exposition_format, label_cardinality, metric_types
+from wavegate.checks.performance import endpoint_latency
+from wavegate.checks.performance import latency_increase as _latency_increase
+from wavegate.checks.performance import throughput as _throughput
+from wavegate.checks.quality import _detailed, exposition_format, metric_types
+from wavegate.checks.quality import label_cardinality as _label_cardinality
 from wavegate.checks.retry import backoff_growth as _backoff_growth
 from wavegate.checks.retry import ratio_below as _ratio_below
-from wavegate.checks.retry import retry_success_rate
+from wavegate.checks.retry import retry_success_rate as _retry_success_rate
 from wavegate.checks.timeout import histogram_tail as _histogram_tail
 from wavegate.checks.timeout import series_tracked as _series_tracked
 from wavegate.context import GateContext
+from wavegate.prefetch import judged_ahead
 from wavegate.verdicts import Observation
 
 Check = Callable[[Any, GateContext], Observation]
@@ -70,20 +76,29 @@ def canary_and_fleet(check: Check) -> Check:
     return judged
 
 
-queue_bound = _queue_bound
-memory_bound = canary_and_fleet(_memory_bound)
-histogram_tail = _histogram_tail
-series_tracked = _series_tracked
-ratio_below = _ratio_below
-backoff_growth = _backoff_growth
-uptime = canary_and_fleet(_uptime)
-no_restarts = canary_and_fleet(_no_restarts)
-graceful_degradation = _graceful_degradation
-required_metrics = _required_metrics
-promql_rule = canary_and_fleet(_promql_rule)
+# Each check a test calls gives what its criterion's evaluation ahead found, when there was one (prefetch).
+queue_bound = judged_ahead(_queue_bound)
+memory_bound = judged_ahead(canary_and_fleet(_memory_bound))
+histogram_tail = judged_ahead(_histogram_tail)
+series_tracked = judged_ahead(_series_tracked)
+ratio_below = judged_ahead(_ratio_below)
+backoff_growth = judged_ahead(_backoff_growth)
+uptime = judged_ahead(canary_and_fleet(_uptime))
+no_restarts = judged_ahead(canary_and_fleet(_no_restarts))
+graceful_degradation = judged_ahead(_graceful_degradation)
+required_metrics = judged_ahead(_required_metrics)
+promql_rule = judged_ahead(canary_and_fleet(_promql_rule))
+retry_success_rate = judged_ahead(_retry_success_rate)
+targets_up = judged_ahead(_targets_up)
+scrape_success = judged_ahead(_scrape_success)
+rollout_provenance = judged_ahead(_rollout_provenance)
+label_cardinality = judged_ahead(_label_cardinality)
+latency_increase = judged_ahead(_latency_increase)
+throughput = judged_ahead(_throughput)
+error_ratio = judged_ahead(_error_ratio)
 
 __all__ = [
-    "CHECKS", "evaluate", "preflight", "_detailed", "_le_regex", "_saturated",
+    "CHECKS", "evaluate", "preflight", "reads_only_prometheus", "_detailed", "_le_regex", "_saturated",
     "backoff_growth", "endpoint_latency", "endpoints_exported", "error_ratio", "exposition_format",
     "graceful_degradation", "histogram_tail", "label_cardinality", "latency_increase", "memory_bound",
     "metric_types", "no_restarts", "promql_rule", "queue_bound", "ratio_below", "required_labels", "required_metrics",
@@ -101,6 +116,12 @@ _READS_PROMETHEUS = {
     "promql",
 }
 _READS_SCRAPES = {"required_metrics", "required_labels", "label_cardinality", "metric_types", "exposition_format"}
+
+
+def reads_only_prometheus(kind: str) -> bool:
+    """Whether a kind's check asks Prometheus and nothing else (no /metrics scrape, no timed request): such
+    checks can be evaluated ahead, concurrently, without changing what they measure (see wavegate.prefetch)."""
+    return kind in _READS_PROMETHEUS and kind not in _READS_SCRAPES
 
 
 def preflight(kind: str, ctx: GateContext) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Any, TypeGuard
 
 from wavegate import criteria as c
@@ -144,18 +145,72 @@ def _counted(probe: Probe, expression: str, window: Window, obs: Observation) ->
 
 
 def bucket_quantile(q: float, cumulative: dict[float, float]) -> float:
-    """The q-quantile of cumulative bucket counts the way histogram_quantile computes it: linear inside the
-    bucket, 0 as the lowest bucket's lower bound, the largest finite bound when it falls into +Inf."""
-    bounds = sorted(cumulative)
-    if len(bounds) < 2 or not math.isinf(bounds[-1]) or not cumulative[bounds[-1]] > 0:
+    """The q-quantile of cumulative bucket counts (upper bound -> count), step for step as Prometheus 2.42's
+    histogram_quantile computes it (promql/quantile.go bucketQuantile), so a quantile computed from bucket
+    counts already in hand equals the one PromQL would answer for the same counts:
+    NaN q -> NaN, q < 0 -> -Inf, q > 1 -> +Inf; no +Inf bucket, fewer than 2 buckets or no observations
+    -> NaN; counts made monotonic (each at least the one below); linear inside the bucket, from 0 for the
+    lowest bucket when its upper bound is above 0 (else that bound); in the +Inf bucket, the largest finite
+    bound."""
+    if math.isnan(q):
         return math.nan
-    rank = q * cumulative[bounds[-1]]
-    lower, below = 0.0, 0.0
-    for bound in bounds:
-        count = cumulative[bound]
-        if count >= rank:
-            if math.isinf(bound):
-                return lower
-            return lower + (bound - lower) * ((rank - below) / (count - below)) if count > below else bound
-        lower, below = bound, count
-    return lower
+    if q < 0:
+        return -math.inf
+    if q > 1:
+        return math.inf
+    # Equal bounds ("30" and "30.0") arrive already added up: one entry per bound, sorted.
+    bounds = sorted(cumulative)
+    if not bounds or not math.isinf(bounds[-1]) or bounds[-1] < 0:
+        return math.nan
+    counts = _monotonic([cumulative[b] for b in bounds])
+    if len(bounds) < 2:
+        return math.nan
+    observations = counts[-1]
+    if observations == 0:
+        return math.nan
+    rank = q * observations
+    b = _search(len(bounds) - 1, lambda i: counts[i] >= rank)
+    if b == len(bounds) - 1:
+        return bounds[-2]
+    if b == 0 and bounds[0] <= 0:
+        return bounds[0]
+    start, end, count = 0.0, bounds[b], counts[b]
+    if b > 0:
+        start = bounds[b - 1]
+        count -= counts[b - 1]
+        rank -= counts[b - 1]
+    return start + (end - start) * _divide(rank, count)
+
+
+def _monotonic(counts: list[float]) -> list[float]:
+    """Each count raised to the largest one below it (Prometheus' ensureMonotonic; NaN left as it is)."""
+    out = list(counts)
+    highest = out[0]
+    for i in range(1, len(out)):
+        if out[i] > highest:
+            highest = out[i]
+        elif out[i] < highest:
+            out[i] = highest
+    return out
+
+
+def _search(n: int, holds: Callable[[int], bool]) -> int:
+    """The smallest i in [0, n) for which holds(i), by Go's sort.Search (a binary search: the same answer as
+    Prometheus' even where NaN counts make the predicate not monotonic); n when there is none."""
+    low, high = 0, n
+    while low < high:
+        middle = (low + high) // 2
+        if not holds(middle):
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+def _divide(a: float, b: float) -> float:
+    """a / b with IEEE 754 results where Python raises: x/0 is ±Inf, 0/0 and NaN/0 are NaN."""
+    if b != 0:
+        return a / b
+    if a == 0 or math.isnan(a):
+        return math.nan
+    return math.copysign(math.inf, a) * math.copysign(1.0, b)
