@@ -170,18 +170,26 @@ def floor_seconds(base: str, log: Path) -> float:
     return time.perf_counter() - started
 
 
-def touched_samples(base: str, wanted: list[dict[str, object]]) -> int:
-    """The samples Prometheus reads for every instant query among the requests, by its own count (stats=all:
+def touched_samples(base: str, wanted: list[dict[str, object]]) -> list[tuple[str, int]]:
+    """The samples Prometheus reads for each instant query among the requests, by its own count (stats=all:
     data.stats.samples.totalQueryableSamples), each query asked once more."""
-    total = 0
+    found = []
     with requests.Session() as session:
         for request in wanted:
             if request["path"] != "/api/v1/query":
                 continue
             params = {**request["params"], "stats": "all"}  # type: ignore[dict-item]
             body = session.get(f"{base}/api/v1/query", params=params, timeout=300).json()
-            total += int(body["data"]["stats"]["samples"]["totalQueryableSamples"])
-    return total
+            found.append((str(params["query"]), int(body["data"]["stats"]["samples"]["totalQueryableSamples"])))
+    return found
+
+
+def heaviest(per_query: list[tuple[str, int]], count: int = 5) -> list[str]:
+    """The queries that read the most samples, with their share of the run's total (the load a backend sees)."""
+    total = sum(samples for _, samples in per_query) or 1
+    ranked = sorted(per_query, key=lambda item: -item[1])[:count]
+    return [f"  {samples:>12,} ({samples / total:5.1%})  {query if len(query) <= 110 else query[:107] + '...'}"
+            for query, samples in ranked]
 
 
 _MATCH_OPS = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}
@@ -393,7 +401,8 @@ def light_and_fast(base: str, log: Path, windows: dict[str, tuple[float, float]]
     sent = [line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
     wanted = logged_requests(log)
     queries = [str(r["params"]["query"]) for r in wanted if r["path"] == "/api/v1/query"]  # type: ignore[index]
-    touched = touched_samples(base, wanted)
+    per_query = touched_samples(base, wanted)
+    touched = sum(samples for _, samples in per_query)
     selectors = metric_selectors(queries)
     minimum = minimum_samples(base, selectors, windows)
     ratios = [gate / floor for gate, floor in floors]
@@ -407,6 +416,7 @@ def light_and_fast(base: str, log: Path, windows: dict[str, tuple[float, float]]
         f"samples touched: {touched:,} (stats=all) against a minimum of {minimum:,} (the samples of each series the "
         f"gate's selectors select, in each window plus a {MINIMUM_LOOKBACK:.0f} s lookback): {samples_ratio:.2f}x "
         f"(target <= {TARGET_SAMPLES_RATIO:g}x: {'met' if samples_ratio <= TARGET_SAMPLES_RATIO else 'MISSED'})",
+        "the queries that read the most samples:", *heaviest(per_query),
     ]
 
 
