@@ -481,15 +481,17 @@ class GatePlugin:
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         state = self.state
-        if not state.records:
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+        if not state.records and not interrupted:
             return
         write = terminalreporter.write_line
         terminalreporter.section("wavegate verdicts")
+        # An interrupt may come before any verdict (while the criteria's queries are sent ahead): still said.
         for record in state.records.values():
             write(verdict_line(record))
         outcome = self.outcome()
         env = state.environment
-        if exitstatus == pytest.ExitCode.INTERRUPTED:
+        if interrupted:
             write(f"gate: INCOMPLETE (stopped by {state.stopped_by or 'SIGINT'}; {len(outcome.missing)} selected "
                   f"criteria not judged); results: {state.output / 'gate-results.json'}")
             return
