@@ -6,8 +6,10 @@ bad twin that must be blocked and a healthy twin, with the same noise, that must
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import pytest
@@ -37,6 +39,7 @@ from messy import (
 )
 
 COMPONENTS = ("router", "gateway", "worker")
+GATE_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 def fleet(**changes: Target) -> list[Target]:
@@ -277,18 +280,20 @@ def messy_runs(request: pytest.FixtureRequest,
         server = PrometheusServer({}, history=builder.history, workdir=workdir / "prometheus", ready_timeout=60)
     else:
         server = VictoriaMetricsServer(workdir / "victoria-metrics", history=builder.history, ready_timeout=60)
-    with server:
-        runs = {}
-        for name, case in CASES.items():
-            document = environment_document(server.url, dict.fromkeys(COMPONENTS, nowhere), placed[name])
-            env_file = write_environment(workdir / f"{name}.yaml", document)
-            extra = []
-            if case.criteria_file is not None:
-                folder = workdir / f"{name}-criteria"
-                folder.mkdir()
-                extra.append(f"--criteria={criteria_variant(folder, case.criteria_file)}")
-            runs[name] = run_gate(workdir / name, *extra, env_file=env_file, select=" or ".join(case.expect))
-        yield runs
+    def judge(name: str) -> GateRun:
+        case = CASES[name]
+        document = environment_document(server.url, dict.fromkeys(COMPONENTS, nowhere), placed[name])
+        env_file = write_environment(workdir / f"{name}.yaml", document)
+        extra = []
+        if case.criteria_file is not None:
+            folder = workdir / f"{name}-criteria"
+            folder.mkdir()
+            extra.append(f"--criteria={criteria_variant(folder, case.criteria_file)}")
+        return run_gate(workdir / name, *extra, env_file=env_file, select=" or ".join(case.expect))
+
+    with server, ThreadPoolExecutor(GATE_WORKERS) as pool:
+        # Each gate run is a process of its own, mostly waiting on the backend or starting up: a few at once.
+        yield dict(zip(CASES, pool.map(judge, CASES), strict=True))
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -35,6 +35,7 @@ import random
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,18 @@ def judge(world: OracleWorld, case: realistic.Case) -> GateRun:
     return run_gate(workdir, env_file=env_file, select=SELECT)
 
 
+# Gate runs in flight at once: each is a process of its own, mostly waiting on the backend or starting up.
+GATE_WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+
+@pytest.fixture(scope="module")
+def judged(world: OracleWorld) -> dict[int, GateRun]:
+    """Every case's gate run on this backend, GATE_WORKERS at a time (the tests then compare each)."""
+    with ThreadPoolExecutor(GATE_WORKERS) as pool:
+        return dict(zip(range(len(world.cases)), pool.map(lambda case: judge(world, case), world.cases),
+                        strict=True))
+
+
 def _gate_record(record: dict[str, Any]) -> str:
     shown = {key: record.get(key) for key in ("verdict", "message", "summary", "cause", "observed", "baseline",
                                               "candidate", "worst", "details")}
@@ -142,10 +155,11 @@ def _gate_record(record: dict[str, Any]) -> str:
 
 
 @pytest.mark.parametrize("index", range(len(SEEDS)), ids=[f"seed-{seed}" for seed in SEEDS])
-def test_the_gate_agrees_with_the_oracle_on_a_realistic_history(world: OracleWorld, index: int) -> None:
+def test_the_gate_agrees_with_the_oracle_on_a_realistic_history(world: OracleWorld, judged: dict[int, GateRun],
+                                                                 index: int) -> None:
     case = world.cases[index]
     print(f"seed {case.seed}")
-    run = judge(world, case)
+    run = judged[index]
     records = run.criteria
     if not records:
         pytest.fail(f"seed {case.seed}: the gate wrote no results (exit {run.ret})\n{run.tail()}\n\n{case.describe()}",
