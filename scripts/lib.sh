@@ -3,7 +3,9 @@
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${WAVEGATE_VENV:-$ROOT/.venv}"
-PY="$VENV/bin/python"
+# WAVEGATE_PYTHON: an interpreter that already has wavegate's dependencies, used as is (ensure_venv installs
+# nothing into it), e.g. another checkout's venv; the scripts put this checkout first on PYTHONPATH.
+PY="${WAVEGATE_PYTHON:-$VENV/bin/python}"
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else
@@ -38,6 +40,10 @@ ensure_prometheus() {
 
 ensure_venv() {
   # $1: the extras to install, e.g. "report,dev"
+  if [ -n "${WAVEGATE_PYTHON:-}" ]; then
+    echo "== using $PY as is (WAVEGATE_PYTHON); nothing is installed"
+    return 0
+  fi
   if [ ! -x "$PY" ]; then
     echo "== creating $VENV"
     if ! python3 -m venv "$VENV" 2>/dev/null; then
