@@ -15,10 +15,20 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # fixtures/ is the repository's, not an installed package
 
-from fixtures.stack.rollout import Stage, gate_command, parse_stages, read_verdicts  # noqa: E402
+from fixtures.stack.common import LATENCY_FACTOR, Settings  # noqa: E402
+from fixtures.stack.gateway import DEFAULT_RATE_LIMIT, RATE_LIMITS  # noqa: E402
+from fixtures.stack.load import build_schedule  # noqa: E402
+from fixtures.stack.rollout import Stage, gate_command, parse_stages, read_verdicts, stable_baseline  # noqa: E402
 from fixtures.stack.run import StackPorts  # noqa: E402
 from fixtures.stack.scrape import Exposition  # noqa: E402
-from fixtures.stack.split import CANARY, STABLE, ShareSwitch, SplitLoad  # noqa: E402
+from fixtures.stack.split import (  # noqa: E402
+    CANARY,
+    CHUNK_SECONDS,
+    SPLIT_TENANT_WEIGHTS,
+    STABLE,
+    ShareSwitch,
+    SplitLoad,
+)
 from fixtures.stack.tracks import TrackedPrometheus, Tracks  # noqa: E402
 
 WAVE1 = ("CP2_ADVANCED_RETRY_ENABLED", "CP2_COMPLETE_TIMEOUT_ENABLED", "CP2_QUEUE_MANAGEMENT_ENABLED")
@@ -68,6 +78,32 @@ def test_the_regression_knob_goes_into_the_canary_only(tmp_path: Path) -> None:
     assert tracks.stable.environment()["WAVEGATE_REGRESSION"] == ""
     assert tracks.canary.environment()["CP2_ADVANCED_RETRY_ENABLED"] == "true"
     assert tracks.stable.environment()["CP2_ADVANCED_RETRY_ENABLED"] == "false"
+    assert Settings.from_env(tracks.canary.environment()).latency_factor == LATENCY_FACTOR
+
+
+def test_a_smaller_knob_is_the_canary_s_alone() -> None:
+    tracks = Tracks.create(two_tracks_of_ports(), Path("logs"), regression="latency", knob_factor=1.1)
+    canary, stable = (Settings.from_env(track.environment()) for track in (tracks.canary, tracks.stable))
+
+    assert (canary.latency_factor, canary.error_factor) == (1.1, 1.1)
+    assert canary.knob("latency", "router")
+    assert not stable.knob("latency", "router")
+
+
+def test_at_200_requests_per_second_one_gateway_alone_rate_limits_no_tenant() -> None:
+    """At 100 % the canary's gateway takes the whole split load: no tenant may reach its token bucket's
+    limit in half an hour of it, or the canary would answer quick 429s the stable track (at 50 %) never did."""
+    buckets: dict[str, tuple[float, float]] = {}  # tenant -> (tokens, when last taken)
+    for chunk in range(30):
+        for request in build_schedule(CHUNK_SECONDS, 200.0, ("normal",), 1729 + chunk,
+                                      tenants=SPLIT_TENANT_WEIGHTS):
+            at = chunk * CHUNK_SECONDS + request.at
+            rate, burst = RATE_LIMITS.get(request.tenant, DEFAULT_RATE_LIMIT)
+            tokens, last = buckets.get(request.tenant, (burst, 0.0))
+            tokens = min(burst, tokens + (at - last) * rate) - 1  # every request takes one, replays too
+            assert tokens >= 0, (chunk, request)
+            buckets[request.tenant] = (tokens, at)
+    assert set(buckets) == set(SPLIT_TENANT_WEIGHTS)
 
 
 def test_the_share_switch_sends_the_canary_its_share_and_can_be_changed_while_it_runs() -> None:
@@ -110,7 +146,8 @@ def test_stages_rise_from_a_share_below_100() -> None:
             parse_stages(bad)
 
 
-def test_the_gate_judges_a_stage_side_by_side_and_the_last_against_the_stage_before() -> None:
+def test_the_gate_judges_a_stage_side_by_side_and_the_last_against_every_stage_before() -> None:
+    ten = Stage(10, 1_799_999_800.0, 1_799_999_920.0, "concurrent", {STABLE: 4320, CANARY: 480})
     fifty = Stage(50, 1_800_000_000.0, 1_800_000_120.0, "concurrent", {STABLE: 2400, CANARY: 2400})
     full = Stage(100, 1_800_000_200.0, 1_800_000_320.0, "windows", {STABLE: 0, CANARY: 4800})
     output = Path("reports/rollout/stage-50")
@@ -119,9 +156,14 @@ def test_the_gate_judges_a_stage_side_by_side_and_the_last_against_the_stage_bef
         "py", "-m", "pytest", "-p", "no:cacheprovider", "--env-file=environments/rollout.yaml",
         "--comparison=concurrent", "--stage=50", "--candidate=2027-01-15T08:00:00Z/2027-01-15T08:02:00Z",
         f"--gate-output={output}"]
-    assert gate_command("py", "environments/rollout.yaml", full, fifty, output)[6:10] == [
-        "--comparison=windows", "--stage=100", "--baseline=2027-01-15T08:00:00Z/2027-01-15T08:02:00Z",
+    baseline = stable_baseline([ten, fifty])
+    assert baseline == (ten.start, fifty.end)  # all the stable track's traffic, gaps between stages included
+    assert gate_command("py", "environments/rollout.yaml", full, baseline, output)[6:10] == [
+        "--comparison=windows", "--stage=100", "--baseline=2027-01-15T07:56:40Z/2027-01-15T08:02:00Z",
         "--candidate=2027-01-15T08:03:20Z/2027-01-15T08:05:20Z"]
+    full.baseline = baseline
+    assert full.as_json()["baseline"] == {"start": "2027-01-15T07:56:40Z", "end": "2027-01-15T08:02:00Z"}
+    assert "baseline" not in fifty.as_json()
 
 
 def test_the_reasons_of_a_stop_are_the_blocking_criteria_that_did_not_pass(tmp_path: Path) -> None:
