@@ -48,9 +48,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+_HELD_PORTS: list[socket.socket] = []
+
+
 def closed_port() -> int:
-    """Return a loopback port nobody listens on (for 'unreachable' cases)."""
-    return free_port()
+    """Return a loopback port nobody listens on and nobody can take (for 'unreachable' cases).
+
+    The port stays bound, without listening, until the test process ends: connecting to it is refused, and a
+    server started later by another fixture cannot be handed the same port by the kernel (a port that was only
+    free a moment ago can be, and an 'unreachable' case then talks to that server)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((LOOPBACK, 0))
+    _HELD_PORTS.append(sock)
+    return int(sock.getsockname()[1])
 
 
 def find_binary(name: str) -> str:
