@@ -7,6 +7,7 @@ Prometheus elsewhere.
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -140,3 +141,35 @@ def test_an_answer_for_another_time_than_asked_is_an_evaluation_error(serve) -> 
     server = serve((200, later))
     with pytest.raises(QueryFailed, match="time"):
         client(server.url).query("up", NOW)
+
+
+def _matrix_answer(*values: list[object]) -> dict[str, object]:
+    return {"status": "success", "data": {"resultType": "matrix", "result": [
+        {"metric": {"job": "w", "instance": f"i{n}"}, "values": list(pairs)} for n, pairs in enumerate(values)]}}
+
+
+def test_raw_samples_keep_every_value_nan_and_infinities_included(serve) -> None:  # type: ignore[no-untyped-def]
+    t = NOW.timestamp()
+    server = serve((200, _matrix_answer([[t - 30, "1"], [t - 15, "NaN"], [t, "+Inf"]], [[t - 15, "-Inf"]])))
+    series, warnings = client(server.url).samples('up{job="w"}', 60, NOW)
+    assert warnings == ()
+    assert [s.labels["instance"] for s in series] == ["i0", "i1"]
+    (t0, one), (t1, nan), (t2, inf) = series[0].points
+    assert (t0, t1, t2) == (t - 30, t - 15, t) and one == 1.0 and math.isnan(nan) and inf == math.inf
+    assert series[1].points == ((t - 15, -math.inf),)
+
+
+def test_a_raw_sample_with_a_string_time_is_read_as_a_number(serve) -> None:  # type: ignore[no-untyped-def]
+    t = NOW.timestamp()
+    server = serve((200, _matrix_answer([[f"{t - 15:.3f}", "2"], [t, "3"]])))
+    series, _ = client(server.url).samples('up{job="w"}', 60, NOW)
+    assert series[0].points == ((t - 15, 2.0), (t, 3.0))
+
+
+@pytest.mark.parametrize("pair", [[0, None], [0, "up"], [0], "0 1"], ids=["null", "word", "short", "string"])
+def test_a_malformed_raw_sample_is_named(serve, pair: object) -> None:  # type: ignore[no-untyped-def]
+    t = NOW.timestamp()
+    bad = [t, *pair[1:]] if isinstance(pair, list) else pair
+    server = serve((200, _matrix_answer([[t - 15, "1"], bad])))
+    with pytest.raises(QueryFailed, match=r"malformed sample .* for `up\{job=\"w\"\}\[1m\]`"):
+        client(server.url).samples('up{job="w"}', 60, NOW)

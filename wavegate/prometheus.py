@@ -7,7 +7,7 @@ later call fails at once instead of waiting for its own timeout.
 One client serves one gate run: each distinct request (path and parameters, e.g. a query and its time) is
 sent once and its answer, or its failure, shared by every criterion that asks it, from any thread; at most
 `prometheus.max_concurrency` requests are in flight at a time. Raw samples (a week of them can be hundreds of
-MB once parsed) are read one request at a time and kept packed, up to RAW_KEPT_BYTES.
+MB once parsed) are read one request at a time, packed straight from their JSON, and kept up to RAW_KEPT_BYTES.
 """
 
 from __future__ import annotations
@@ -136,11 +136,6 @@ class _Packed:
 
     series: tuple[tuple[Mapping[str, str], array[float], array[float]], ...]
     warnings: tuple[str, ...]
-
-    @classmethod
-    def of(cls, matrix: list[RangeSeries], warnings: tuple[str, ...]) -> _Packed:
-        return cls(tuple((s.labels, array("d", [t for t, _ in s.points]), array("d", [v for _, v in s.points]))
-                         for s in matrix), warnings)
 
     @property
     def size(self) -> int:
@@ -403,8 +398,7 @@ class PrometheusClient:
 
         def read() -> _Packed:
             with self._raw_reads:
-                matrix, warnings = self._raw(self._get("/api/v1/query", params), promql, at)
-                packed = _Packed.of(matrix, warnings)
+                packed = self._raw(self._get("/api/v1/query", params), promql, at)
             with self._lock:
                 self._raw_kept += packed.size
             return packed
@@ -417,12 +411,13 @@ class PrometheusClient:
         with self._lock:
             return self._raw_kept < RAW_KEPT_BYTES
 
-    def _raw(self, body: Any, promql: str, at: datetime) -> tuple[list[RangeSeries], tuple[str, ...]]:
-        matrix = self._matrix(body, promql)
-        latest = max((s.points[-1][0] for s in matrix if s.points), default=None)
+    def _raw(self, body: Any, promql: str, at: datetime) -> _Packed:
+        """A raw-sample answer packed straight from its JSON (no pair of Python floats per sample on the way)."""
+        series = [(labels, *_arrays(values, promql)) for labels, values in _elements(body, promql)]
+        latest = max((times[-1] for _, times, _ in series if times), default=None)
         if latest is not None and latest > at.timestamp() + 0.0015:
             raise QueryFailed(_time_mismatch(promql, latest, at))
-        return matrix, self._warnings(body, f"{self.display_url}/api/v1/query")
+        return _Packed(tuple(series), self._warnings(body, f"{self.display_url}/api/v1/query"))
 
     def query_range(self, promql: str, start: datetime, end: datetime, step: float) -> list[RangeSeries]:
         """Evaluate `promql` every `step` seconds from `start` to `end`; NaN and ±Inf samples are kept. A partial
@@ -440,17 +435,7 @@ class PrometheusClient:
         return self._matrix(self._whole(body, f"{self.display_url}/api/v1/query_range"), promql)
 
     def _matrix(self, body: Any, promql: str) -> list[RangeSeries]:
-        data = body.get("data")
-        if not isinstance(data, dict) or data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
-            raise QueryFailed(f"Prometheus answered `{promql}` without a matrix")
-        out: list[RangeSeries] = []
-        for item in data["result"]:
-            labels = item.get("metric") if isinstance(item, dict) else None
-            values = item.get("values") if isinstance(item, dict) else None
-            if not isinstance(labels, dict) or not isinstance(values, list):
-                raise QueryFailed(f"Prometheus returned a malformed matrix element for `{promql}`")
-            out.append(RangeSeries(labels, _points(values, promql)))
-        return out
+        return [RangeSeries(labels, _points(values, promql)) for labels, values in _elements(body, promql)]
 
     def targets(self) -> list[dict[str, Any]]:
         """The active targets; a partial answer is an error unless prometheus.allow_warnings accepts it."""
@@ -523,6 +508,31 @@ def _quoted(response: requests.Response) -> str:
 
 def _without_credentials(text: str) -> str:
     return _CREDENTIALS.sub(lambda found: f"{found.group(1)} ***", text)
+
+
+def _elements(body: Any, promql: str) -> list[tuple[dict[str, str], list[Any]]]:
+    """A matrix answer's elements as (labels, [time, "value"] pairs); a malformed one is named."""
+    data = body.get("data")
+    if not isinstance(data, dict) or data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
+        raise QueryFailed(f"Prometheus answered `{promql}` without a matrix")
+    elements = []
+    for item in data["result"]:
+        labels = item.get("metric") if isinstance(item, dict) else None
+        values = item.get("values") if isinstance(item, dict) else None
+        if not isinstance(labels, dict) or not isinstance(values, list):
+            raise QueryFailed(f"Prometheus returned a malformed matrix element for `{promql}`")
+        elements.append((labels, values))
+    return elements
+
+
+def _arrays(values: list[Any], promql: str) -> tuple[array[float], array[float]]:
+    """A matrix element's [time, "value"] pairs as two arrays of float64, times and values: as _points reads
+    them (a malformed pair named), without making a Python float pair of each sample on the way."""
+    try:
+        return array("d", [t for t, _ in values]), array("d", [float(v) for _, v in values])
+    except (TypeError, ValueError):
+        points = _points(values, promql)  # a pair that is not [number, "number"]: read as _points reads it
+        return array("d", [t for t, _ in points]), array("d", [v for _, v in points])
 
 
 def _points(values: list[Any], promql: str) -> tuple[tuple[float, float], ...]:
