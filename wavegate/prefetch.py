@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import gc
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -39,6 +40,12 @@ def prefetch(criteria: Iterable[Any], context: GateContext, evaluate: Check) -> 
         return 0
     stop = threading.Event()
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wavegate-prefetch")
+    # CPython's cyclic garbage collector walks every live container each time it runs, and decoding a week of
+    # raw samples allocates millions of short-lived lists, so it runs hundreds of times over a large heap: on a
+    # 7-day history that was 2.4 s of a 6 s run's CPU. Reference counting frees the samples as before; the
+    # collector is off only while the criteria are evaluated here, and then back as it was.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         wait([pool.submit(_evaluate, evaluate, criterion, context, stop) for criterion in chosen])
     finally:
@@ -46,6 +53,8 @@ def prefetch(criteria: Iterable[Any], context: GateContext, evaluate: Check) -> 
         # next query, so the run ends after at most the requests in flight.
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
+        if collecting:
+            gc.enable()
     return len(chosen)
 
 
