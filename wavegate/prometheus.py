@@ -7,7 +7,8 @@ later call fails at once instead of waiting for its own timeout.
 One client serves one gate run: each distinct request (path and parameters, e.g. a query and its time) is
 sent once and its answer, or its failure, shared by every criterion that asks it, from any thread; at most
 `prometheus.max_concurrency` requests are in flight at a time. Raw samples (a week of them can be hundreds of
-MB once parsed) are read one request at a time, packed straight from their JSON, and kept up to RAW_KEPT_BYTES.
+MB once parsed) are parsed one answer at a time while the next is fetched, packed straight from their JSON, and
+kept up to RAW_KEPT_BYTES.
 """
 
 from __future__ import annotations
@@ -174,7 +175,9 @@ class PrometheusClient:
         self._answers: dict[_Key, Future[Any]] = {}
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(settings.max_concurrency)
-        self._raw_reads = threading.Lock()  # one raw-sample answer parsed at a time: memory stays bounded
+        # Raw-sample answers: one parsed at a time, so memory stays bounded, while the next one is fetched.
+        self._raw_ahead = threading.BoundedSemaphore(2)
+        self._raw_reads = threading.Lock()
         self._raw_kept = 0  # bytes of raw samples read so far, packed
         self._log = os.environ.get(REQUEST_LOG_ENV) or None
         if settings.bearer_token_env:
@@ -244,6 +247,11 @@ class PrometheusClient:
 
     # -- transport -------------------------------------------------------------------------------------
     def _get(self, path: str, params: Mapping[str, str] | None = None, *, base: str | None = None) -> Any:
+        return self._decode(self._response(path, params, base=base), path)
+
+    def _response(self, path: str, params: Mapping[str, str] | None = None, *,
+                  base: str | None = None) -> requests.Response:
+        """The answer to a GET, its whole body read, after the retries; decoded by _decode."""
         if self._down is not None:
             raise PrometheusUnavailable(f"{self._down} (not retried: Prometheus was already unreachable)")
         url = f"{base or self.base}{path}"
@@ -271,7 +279,7 @@ class PrometheusClient:
                 _refuse_partial(_api_error(response), response.status_code, f"{self.display_url}{path}")
                 last = f"HTTP {response.status_code}"
                 continue
-            return self._decode(response, path)
+            return response
         if base is not None:  # the scraper (vmagent) is down, not the query API: later queries still go
             raise PrometheusUnavailable(f"the scraper's API at {redact_url(base)} is unreachable ({last} after "
                                         f"{attempts} attempts); check prometheus.targets_url in the environment file "
@@ -397,8 +405,12 @@ class PrometheusClient:
         params = {"query": promql, "time": f"{at.timestamp():.3f}", **self._query_params}
 
         def read() -> _Packed:
-            with self._raw_reads:
-                packed = self._raw(self._get("/api/v1/query", params), promql, at)
+            with self._raw_ahead:  # Prometheus evaluates the next raw read while this process parses one
+                response = self._response("/api/v1/query", params)
+                with self._raw_reads:
+                    body = self._decode(response, "/api/v1/query")
+                    del response  # the bytes, before the samples are packed
+                    packed = self._raw(body, promql, at)
             with self._lock:
                 self._raw_kept += packed.size
             return packed
