@@ -155,7 +155,10 @@ def test_raw_samples_keep_every_value_nan_and_infinities_included(serve) -> None
     assert warnings == ()
     assert [s.labels["instance"] for s in series] == ["i0", "i1"]
     (t0, one), (t1, nan), (t2, inf) = series[0].points
-    assert (t0, t1, t2) == (t - 30, t - 15, t) and one == 1.0 and math.isnan(nan) and inf == math.inf
+    assert (t0, t1, t2) == (t - 30, t - 15, t)
+    assert one == 1.0
+    assert math.isnan(nan)
+    assert inf == math.inf
     assert series[1].points == ((t - 15, -math.inf),)
 
 
