@@ -169,7 +169,8 @@ def test_a_raw_sample_with_a_string_time_is_read_as_a_number(serve) -> None:  # 
     assert series[0].points == ((t - 15, 2.0), (t, 3.0))
 
 
-@pytest.mark.parametrize("pair", [[0, None], [0, "up"], [0], "0 1"], ids=["null", "word", "short", "string"])
+@pytest.mark.parametrize("pair", [[0, None], [0, "up"], [0], "0 1", {"t": 0}, [0, 10**400]],
+                         ids=["null", "word", "short", "string", "object", "beyond-float64"])
 def test_a_malformed_raw_sample_is_named(serve, pair: object) -> None:  # type: ignore[no-untyped-def]
     t = NOW.timestamp()
     bad = [t, *pair[1:]] if isinstance(pair, list) else pair

@@ -542,7 +542,7 @@ def _arrays(values: list[Any], promql: str) -> tuple[array[float], array[float]]
     them (a malformed pair named), without making a Python float pair of each sample on the way."""
     try:
         return array("d", [t for t, _ in values]), array("d", [float(v) for _, v in values])
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         points = _points(values, promql)  # a pair that is not [number, "number"]: read as _points reads it
         return array("d", [t for t, _ in points]), array("d", [v for _, v in points])
 
@@ -552,13 +552,13 @@ def _points(values: list[Any], promql: str) -> tuple[tuple[float, float], ...]:
     pairs, so the common case is one comprehension; otherwise each pair is read, and a malformed one named."""
     try:
         return tuple([(float(t), float(v)) for t, v in values])
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, KeyError, OverflowError):
         pass  # a malformed pair somewhere: read pair by pair, as Prometheus' pairs are read below
     points = []
     for pair in values:
         try:
             points.append((float(pair[0]), float(pair[1])))
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, KeyError, OverflowError):  # a number beyond float64 too
             raise QueryFailed(f"Prometheus returned a malformed sample {pair!r} for `{promql}`") from None
     return tuple(points)
 
