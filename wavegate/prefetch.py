@@ -52,9 +52,11 @@ def prefetch(criteria: Iterable[Any], context: GateContext, evaluate: Check) -> 
         # On an interrupt (Ctrl-C, SIGTERM) the criteria not started are dropped and the others stop at their
         # next query, so the run ends after at most the requests in flight.
         stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)
-        if collecting:
-            gc.enable()
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        finally:  # a second interrupt while waiting for the threads must not leave the collector off
+            if collecting:
+                gc.enable()
     return len(chosen)
 
 
