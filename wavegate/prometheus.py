@@ -552,7 +552,7 @@ def _points(values: list[Any], promql: str) -> tuple[tuple[float, float], ...]:
     pairs, so the common case is one comprehension; otherwise each pair is read, and a malformed one named."""
     try:
         return tuple([(float(t), float(v)) for t, v in values])
-    except (TypeError, ValueError, KeyError, OverflowError):
+    except (TypeError, ValueError, OverflowError):
         pass  # a malformed pair somewhere: read pair by pair, as Prometheus' pairs are read below
     points = []
     for pair in values:
