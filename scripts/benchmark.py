@@ -18,6 +18,7 @@ import gc
 import json
 import math
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -62,6 +63,7 @@ class GateSample:
     exit_code: int
     summary: str
     durations: dict[str, float]
+    cpu_seconds: float = math.nan  # user + system CPU of the gate process (wait4)
 
 
 class Deadline(Exception):
@@ -84,7 +86,8 @@ import json, os, subprocess, sys
 child = subprocess.Popen(sys.argv[2:])
 _, status, usage = os.wait4(child.pid, 0)
 with open(sys.argv[1], "w") as report:
-    json.dump({"exit": os.waitstatus_to_exitcode(status), "max_rss_kib": usage.ru_maxrss}, report)
+    json.dump({"exit": os.waitstatus_to_exitcode(status), "max_rss_kib": usage.ru_maxrss,
+               "cpu_seconds": usage.ru_utime + usage.ru_stime}, report)
 """
 
 
@@ -139,7 +142,8 @@ def run_gate_once(env_file: Path, outdir: Path, workdir: Path, timeout: float, *
     if usage["exit"] < 0:
         summary = f"killed after {timeout:.0f} s"
     # ru_maxrss is in KiB on Linux.
-    return GateSample(seconds, usage["max_rss_kib"] / 1024, usage["exit"], summary, durations)
+    return GateSample(seconds, usage["max_rss_kib"] / 1024, usage["exit"], summary, durations,
+                      usage.get("cpu_seconds", math.nan))
 
 
 # The floor: a bare script (requests and a thread pool, nothing of the gate) that sends the distinct requests
@@ -168,12 +172,25 @@ def logged_requests(log: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in dict.fromkeys(lines)]
 
 
-def floor_seconds(base: str, log: Path) -> float:
-    """Wall time of the floor script (_FLOOR) on the log's distinct requests, whole process."""
+def floor_seconds(base: str, log: Path) -> tuple[float, float]:
+    """Wall time and CPU (user + system) of the floor script (_FLOOR) on the log's distinct requests, whole
+    process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", _FLOOR, base, str(log), str(FLOOR_WORKERS)], check=True,
                    stdin=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return seconds, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
+def process_cpu(pid: int | None) -> float:
+    """User + system CPU seconds a live process has used so far (from /proc), NaN where it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return math.nan
 
 
 def touched_samples(base: str, wanted: list[dict[str, object]]) -> list[tuple[str, int]]:
@@ -358,23 +375,33 @@ def gate_benchmark(args: argparse.Namespace, emit: Callable[[str], None]) -> Non
             runs: list[GateSample] = []
             floors: list[tuple[float, float]] = []
             base = live.prometheus.url.rstrip("/")
+            prometheus_pid = live.prometheus.process.pid if live.prometheus.process else None
+            cpu: list[CpuShare] = []
             first = run_gate_once(env_file, workdir / "gate-0", workdir, args.gate_timeout)
             emit(f"gate run 0 (not counted: it compiles the gate's bytecode, as an installation does once): "
                  f"{first.seconds:.2f} s, exit {first.exit_code}")
             for number in range(1, args.runs + 1):
                 log = workdir / f"gate-{number}.requests.jsonl"
+                server_before = process_cpu(prometheus_pid)
                 sample = run_gate_once(env_file, workdir / f"gate-{number}", workdir, args.gate_timeout,
                                        request_log=log)
+                server_gate = process_cpu(prometheus_pid) - server_before
                 runs.append(sample)
                 emit(f"gate run {number}: {sample.seconds:.2f} s, peak RSS {sample.max_rss_mib:.0f} MiB, "
                      f"exit {sample.exit_code}, {sample.summary}")
                 if log.is_file():
-                    floor = floor_seconds(base, log)
+                    server_before = process_cpu(prometheus_pid)
+                    floor, floor_cpu = floor_seconds(base, log)
+                    share = CpuShare(sample.cpu_seconds, server_gate, floor, floor_cpu,
+                                     process_cpu(prometheus_pid) - server_before)
                     floors.append((sample.seconds, floor))
+                    cpu.append(share)
                     emit(f"  floor (a bare script sending the gate's distinct requests, {FLOOR_WORKERS} at a time): "
                          f"{floor:.2f} s; gate / floor {sample.seconds / floor:.2f}x")
+                    emit(f"  CPU: gate {share.gate:.2f} s + Prometheus {share.server_gate:.2f} s; floor script "
+                         f"{share.floor_script:.2f} s + Prometheus {share.server_floor:.2f} s")
             lines = light_and_fast(base, workdir / "gate-1.requests.jsonl", live.world.windows, floors)
-            prometheus_pid = live.prometheus.process.pid if live.prometheus.process else None
+            lines += cpu_bound(cpu)
             prometheus_peak = vm_hwm_mib(prometheus_pid) if prometheus_pid else None
         finally:
             live.stop()
@@ -399,6 +426,43 @@ def gate_benchmark(args: argparse.Namespace, emit: Callable[[str], None]) -> Non
          "is evaluated before the first test, concurrently, so its test time is only recording it):")
     for criterion, seconds in slowest:
         emit(f"  {statistics.median(seconds):7.3f} s  {criterion}")
+
+
+@dataclass(frozen=True)
+class CpuShare:
+    """CPU seconds (user + system) of one gate run and of its floor, each with Prometheus' CPU meanwhile."""
+
+    gate: float
+    server_gate: float
+    floor: float  # the floor's wall time
+    floor_script: float
+    server_floor: float
+
+
+def cpu_bound(shares: list[CpuShare]) -> list[str]:
+    """What the CPU of a run implies for the gate / floor ratio: on this machine's cores, the gate's own CPU
+    and Prometheus' for its queries cannot take less wall time than their sum over the cores; and the gate's
+    own CPU the target leaves once Prometheus has had its share."""
+    usable = [s for s in shares if all(math.isfinite(v) for v in (s.gate, s.server_gate, s.floor_script,
+                                                                   s.server_floor))]
+    if not usable:
+        return ["CPU bound: not measured (the gate's or Prometheus' CPU could not be read)"]
+    cores = os.cpu_count() or 1
+    gate = statistics.median(s.gate for s in usable)
+    server = statistics.median(s.server_gate for s in usable)
+    floor = statistics.median(s.floor for s in usable)
+    bound = (gate + server) / cores
+    allowed = TARGET_FLOOR_RATIO * floor * cores - server
+    floor_script = statistics.median(s.floor_script for s in usable)
+    server_floor = statistics.median(s.server_floor for s in usable)
+    return [
+        f"CPU (median of {len(usable)} run(s)): the gate process {gate:.2f} s, Prometheus during the gate "
+        f"{server:.2f} s; the floor script {floor_script:.2f} s, Prometheus during the floor {server_floor:.2f} s",
+        f"  on {cores} CPU(s) the gate cannot finish in less than ({gate:.2f} + {server:.2f}) / {cores} = "
+        f"{bound:.2f} s = {bound / floor:.2f}x the floor; within {TARGET_FLOOR_RATIO:g}x "
+        f"({TARGET_FLOOR_RATIO * floor:.2f} s) its own CPU would have to stay under {allowed:.2f} s, with perfect "
+        "overlap",
+    ]
 
 
 def light_and_fast(base: str, log: Path, windows: dict[str, tuple[float, float]],
