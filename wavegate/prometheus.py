@@ -20,7 +20,7 @@ import re
 import threading
 import time
 from array import array
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +30,7 @@ import requests
 
 from wavegate import transport
 from wavegate.errors import ConfigError, EvaluationError, PartialAnswer, PrometheusUnavailable, QueryFailed
+from wavegate.samples import Samples, increasing
 from wavegate.settings import PrometheusSettings, format_duration, format_time, redact_url, thanos_params
 
 _RETRY_STATUS = {502, 503, 504}
@@ -121,10 +122,11 @@ def _parse_value(raw: Any, query: str) -> float:
 
 @dataclass(frozen=True)
 class RangeSeries:
-    """One series of a range query: its labels and (unix seconds, value) points in time order."""
+    """One series of a range query: its labels and (unix seconds, value) points in time order (raw samples as a
+    Samples view of their arrays)."""
 
     labels: Mapping[str, str]
-    points: tuple[tuple[float, float], ...]
+    points: Sequence[tuple[float, float]]
 
     def label_text(self, keys: tuple[str, ...] = ()) -> str:
         shown = keys or tuple(sorted(k for k in self.labels if k != "__name__"))
@@ -137,14 +139,17 @@ class _Packed:
 
     series: tuple[tuple[Mapping[str, str], array[float], array[float]], ...]
     warnings: tuple[str, ...]
+    # Per series whether its times strictly increase (as a backend returns them), found once for every reader.
+    rising: tuple[bool, ...] = ()
 
     @property
     def size(self) -> int:
         return sum(16 * len(times) for _, times, _ in self.series)
 
     def unpack(self) -> tuple[list[RangeSeries], tuple[str, ...]]:
-        return [RangeSeries(labels, tuple(zip(times, values, strict=True))) for labels, times, values in self.series], \
-            self.warnings
+        rising = self.rising or (None,) * len(self.series)
+        return [RangeSeries(labels, Samples(times, values, rising=known))
+                for (labels, times, values), known in zip(self.series, rising, strict=True)], self.warnings
 
 
 class PrometheusClient:
@@ -429,7 +434,8 @@ class PrometheusClient:
         latest = max((times[-1] for _, times, _ in series if times), default=None)
         if latest is not None and latest > at.timestamp() + 0.0015:
             raise QueryFailed(_time_mismatch(promql, latest, at))
-        return _Packed(tuple(series), self._warnings(body, f"{self.display_url}/api/v1/query"))
+        return _Packed(tuple(series), self._warnings(body, f"{self.display_url}/api/v1/query"),
+                       tuple(increasing(times) for _, times, _ in series))
 
     def query_range(self, promql: str, start: datetime, end: datetime, step: float) -> list[RangeSeries]:
         """Evaluate `promql` every `step` seconds from `start` to `end`; NaN and ±Inf samples are kept. A partial
