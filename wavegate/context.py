@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from wavegate import promql, transport
+from wavegate import promql, samples, transport
 from wavegate.criteria import Contract
 from wavegate.endpoints import Scrape, fetch
 from wavegate.errors import EvaluationError, ScrapeFailed
@@ -301,11 +301,12 @@ class Probe:
         scrapes: dict[tuple[str, str], set[float]] = {}
         for s in up:
             key = (s.labels.get("job", ""), s.labels.get("instance", ""))
-            scrapes.setdefault(key, set()).update(t for t, v in s.points if v == 1 and t >= first)
+            scrapes.setdefault(key, set()).update(samples.times_where_equal(s.points, 1.0, since=first))
         counts = []
         for s in series:
-            readable = {t for t, v in s.points if math.isfinite(v)}
-            nan = {t for t, v in s.points if t >= first and not math.isfinite(v)}
+            readable = samples.finite_times(s.points)
+            nan = {t for t, v in s.points if t >= first and not math.isfinite(v)} \
+                if len(readable) < len(s.points) else set()
             scraped = scrapes.get((s.labels.get("job", ""), s.labels.get("instance", "")), set())
             counts.append(len(nan | (scraped - readable)))
         return counts

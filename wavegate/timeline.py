@@ -9,10 +9,15 @@ depend on when each sample was taken, which PromQL's `*_over_time` functions do 
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
+import operator
 import statistics
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+from wavegate import samples
 
 Points = Sequence[tuple[float, float]]
 
@@ -29,13 +34,13 @@ def measured_interval(points: Points) -> float | None:
     """The median spacing of the points: the series' real scrape interval (None for fewer than 2 points)."""
     if len(points) < 2:
         return None
-    spacing = [b[0] - a[0] for a, b in zip(points, points[1:], strict=False) if b[0] > a[0]]
+    spacing = samples.spacing(points)
     return statistics.median(spacing) if spacing else None
 
 
 def job_interval(series: Iterable[Points], fallback: float) -> float:
     """The median spacing over all instances of a job, or `fallback` (the expected interval) without data."""
-    spacing = [b[0] - a[0] for points in series for a, b in zip(points, points[1:], strict=False) if b[0] > a[0]]
+    spacing = [gap for points in series for gap in samples.spacing(points)]
     return statistics.median(spacing) if spacing else fallback
 
 
@@ -99,7 +104,11 @@ def availability(instances: Mapping[str, Points], start: float, end: float, expe
     failing: list[tuple[float, float]] = []
     for points in all_points:
         own = measured_interval(points) or result.interval
-        result.samples += sum(1 for t, _ in points if start <= t <= end)
+        result.samples += samples.count_between(points, start, end)
+        found = samples.arrays(points)
+        if found is not None and samples.all_equal(found[1], 1.0):
+            observed += _observed_runs(found[0], FRESH_INTERVALS * own)  # always up: only when it was observed
+            continue
         for index, (t, value) in enumerate(points):
             until = t + FRESH_INTERVALS * own
             if index + 1 < len(points):
@@ -118,6 +127,17 @@ def availability(instances: Mapping[str, Points], start: float, end: float, expe
     result.unobserved = gaps
     result.down = _union(gaps + _clip(failing, start, end))
     return result
+
+
+def _observed_runs(times: array[float], fresh: float) -> list[tuple[float, float]]:
+    """The union of the spans (t, min(t + fresh, next t)) of increasing times, as availability() makes them one
+    by one: runs of samples less than `fresh` apart, each until its last sample + `fresh`."""
+    if not times:
+        return []
+    steps = list(map(operator.sub, times[1:], times[:-1]))
+    gaps = [i for i, step in enumerate(steps, start=1) if step > fresh] if max(steps, default=0.0) > fresh else []
+    bounds = [0, *gaps, len(times)]
+    return [(times[a], times[b - 1] + fresh) for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 @dataclass(frozen=True)
@@ -148,6 +168,9 @@ def restarts(instances: Mapping[str, Points], start: float, end: float, interval
     """
     found: list[Restart] = []
     for instance, points in instances.items():
+        packed = samples.arrays(points)
+        if packed is not None and packed[1] and samples.all_equal(packed[1], packed[1][0]):
+            continue  # one start time throughout (finite: NaN equals nothing)
         finite = [(t, v) for t, v in points if math.isfinite(v)]
         for (_, before), (t, value) in zip(finite, finite[1:], strict=False):
             if start < t <= end and abs(value - before) > START_TIME_RESOLUTION:
@@ -191,10 +214,16 @@ def growth(points: Points, window_seconds: float, min_life_fraction: float = 0.2
     first, last = points[0][0], points[-1][0]
     life = last - first
     quarter = life / 4
-    early = [v for t, v in points if t <= first + quarter]
-    late = [v for t, v in points if t >= last - quarter]
+    packed = samples.arrays(points)
+    if packed is not None:
+        times, values = packed
+        early: Sequence[float] = values[:bisect.bisect_right(times, first + quarter)]
+        late: Sequence[float] = values[bisect.bisect_left(times, last - quarter):]
+    else:
+        early = [v for t, v in points if t <= first + quarter]
+        late = [v for t, v in points if t >= last - quarter]
     return Growth(
-        peak=max(v for _, v in points),
+        peak=max(samples.values_of(points)),
         life=life,
         first_quarter=statistics.fmean(early),
         last_quarter=statistics.fmean(late),
@@ -224,20 +253,43 @@ class FlagState:
         return (self.scrapes - self.bad) / self.scrapes if self.scrapes else math.nan
 
 
+Scrapes = dict[str, tuple[float, Sequence[float]]]  # target -> (tolerance, times of its successful scrapes)
+
+
+def successful_scrapes(up: Mapping[str, Points], start: float, end: float) -> Scrapes:
+    """Per target, half its measured scrape interval (how far a flag sample may be from its scrape) and the times
+    of its successful scrapes (`up` == 1) in (start, end]: what flag_state needs of `up`, the same for every flag."""
+    found: Scrapes = {}
+    for target, points in up.items():
+        tolerance = (measured_interval(points) or 0.0) / 2
+        packed = samples.arrays(points)
+        if packed is not None and samples.all_equal(packed[1], 1.0):
+            times = packed[0]
+            found[target] = tolerance, times[bisect.bisect_right(times, start):bisect.bisect_right(times, end)]
+        else:
+            found[target] = tolerance, [t for t, value in points if start < t <= end and value == 1]
+    return found
+
+
 def flag_state(up: Mapping[str, Points], flag: Mapping[str, Sequence[Points]], expected: float,
-                start: float, end: float) -> FlagState:
+               start: float, end: float, scrapes_by_target: Scrapes | None = None) -> FlagState:
     """Check a flag at every successful scrape (`up` == 1) in (start, end] of each target.
 
     `up` holds each target's `up` points; `flag` each target's flag series (usually one; every series the
     target exports for the flag counts). All series of one scrape carry its timestamp, so a series' sample
     of a scrape is the one closest to the `up` sample, within half the target's measured interval. A scrape
     at which no series has a sample counts as missing; one at which any series has another value than
-    `expected` (two series disagreeing included) as wrong. Failed scrapes (`up` != 1) are availability's."""
+    `expected` (two series disagreeing included) as wrong. Failed scrapes (`up` != 1) are availability's.
+    `scrapes_by_target` is successful_scrapes(up, start, end), when the caller has it already."""
     state = FlagState(expected)
-    for target, points in up.items():
-        tolerance = (measured_interval(points) or 0.0) / 2
-        scrapes = [t for t, value in points if start < t <= end and value == 1]
+    if scrapes_by_target is None:
+        scrapes_by_target = successful_scrapes(up, start, end)
+    for target in up:
+        tolerance, scrapes = scrapes_by_target[target]
         state.scrapes += len(scrapes)
+        if _all_as_expected(scrapes, flag.get(target, ()), expected, tolerance):
+            continue
+        scrapes = list(scrapes)
         columns = [_Samples(sorted(s)).at_scrapes(scrapes, tolerance) for s in flag.get(target, ())]
         missing, wrong = _missing_and_wrong(scrapes, columns, expected)
         state.missing += len(missing)
@@ -248,6 +300,30 @@ def flag_state(up: Mapping[str, Points], flag: Mapping[str, Sequence[Points]], e
             state.last = max(bad) if state.last is None else max(state.last, *bad)
             state.instances.add(target)
     return state
+
+
+def _all_as_expected(scrapes: Sequence[float], series: Sequence[Points], expected: float, tolerance: float) -> bool:
+    """True only if every series has `expected` at each scrape, read from the arrays: each series has a sample
+    at the very time of each scrape, which is the one _at_scrape would choose (no two samples within `tolerance`
+    before it), and every such sample is `expected`. Anything else is read scrape by scrape (False)."""
+    if not scrapes:
+        return True
+    if not series:
+        return False
+    wanted = scrapes if isinstance(scrapes, array) else array("d", scrapes)
+    for points in series:
+        packed = samples.arrays(points)
+        if packed is None:
+            return False
+        times, values = packed
+        first = bisect.bisect_left(times, scrapes[0])
+        last = first + len(scrapes)
+        if times[first:last] != wanted or values[first:last].count(expected) != len(wanted):
+            return False
+        around = times[max(first - 2, 0):last]
+        if not all(map(operator.lt, around[:-2], map(operator.sub, around[2:], itertools.repeat(tolerance)))):
+            return False
+    return True
 
 
 def _missing_and_wrong(scrapes: list[float], columns: list[list[float | None]], expected: float

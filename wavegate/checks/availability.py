@@ -6,24 +6,26 @@ import math
 from datetime import UTC, datetime
 
 from wavegate import criteria as c
-from wavegate import timeline
+from wavegate import samples, timeline
 from wavegate.checks.common import conclude, no_data
 from wavegate.context import GateContext, Probe, walk_increase
 from wavegate.prometheus import RangeSeries
+from wavegate.samples import Points
 from wavegate.settings import Window, format_duration, format_time
 from wavegate.verdicts import Observation
 
 
-def _by_job(series: list[RangeSeries]) -> dict[str, dict[str, list[tuple[float, float]]]]:
-    """Raw points grouped by job, then instance (several series of one instance are merged in time order)."""
-    grouped: dict[str, dict[str, list[tuple[float, float]]]] = {}
+def _by_job(series: list[RangeSeries]) -> dict[str, dict[str, Points]]:
+    """Raw points grouped by job, then instance (several series of one instance are merged in time order; one
+    series already in time order is kept as it is)."""
+    grouped: dict[str, dict[str, list[Points]]] = {}
     for s in series:
         job, instance = s.labels.get("job", ""), s.labels.get("instance", "")
-        grouped.setdefault(job, {}).setdefault(instance, []).extend(s.points)
-    for instances in grouped.values():
-        for points in instances.values():
-            points.sort()
-    return grouped
+        grouped.setdefault(job, {}).setdefault(instance, []).append(s.points)
+    return {job: {instance: parts[0] if len(parts) == 1 and samples.arrays(parts[0]) is not None
+                  else sorted(point for part in parts for point in part)
+                  for instance, parts in instances.items()}
+            for job, instances in grouped.items()}
 
 
 def _span(seconds: float) -> str:
@@ -42,17 +44,17 @@ def uptime(criterion: c.Uptime, ctx: GateContext) -> Observation:
         "down = an observed instance reports up != 1, or no instance of the job is observed (no sample newer "
         f"than {timeline.FRESH_INTERVALS:g} of its own measured scrape intervals); unobserved time is not up "
         f"time. min_coverage ({criterion.min_coverage:g}) is kept for compatibility and no longer decides.")
-    failures, observed, samples = [], {}, 0
+    failures, observed, counted = [], {}, 0
     for component, job in ctx.component_jobs.items():
         instances = raw.get(job, {})
-        inside = sum(1 for points in instances.values() for t, _ in points if start <= t <= end)
+        inside = sum(samples.count_between(points, start, end) for points in instances.values())
         if not inside:
             obs.no_data = True
             failures.append(f"job={job} ({component}): no `up` samples in the window (no data)")
             obs.measure({"job": job}, None, threshold=criterion.minimum, passed=False, cause="no data")
             continue
         seen = timeline.availability(instances, start, end, expected)
-        samples += seen.samples
+        counted += seen.samples
         observed[job] = seen.uptime
         ok = seen.uptime >= criterion.minimum
         obs.measure({"job": job}, seen.uptime, threshold=criterion.minimum, passed=ok)
@@ -69,7 +71,7 @@ def uptime(criterion: c.Uptime, ctx: GateContext) -> Observation:
                 f"{criterion.minimum * 100:g} % (down {_span(seen.down_seconds)}, of which "
                 f"{_span(seen.unobserved_seconds)} with no instance observed: a gap in the data is not uptime"
                 f"{where})")
-    obs.observed, obs.samples = observed, samples
+    obs.observed, obs.samples = observed, counted
     if observed:
         worst = min(observed, key=lambda j: observed[j])
         obs.worst = f"up{{job=\"{worst}\"}} {observed[worst] * 100:.3f} %"
@@ -94,7 +96,7 @@ def _restarts(ctx: GateContext, probe: Probe, metric: str, window: Window,
     missing: list[str] = []
     for job in ctx.component_jobs.values():
         instances = raw.get(job, {})
-        if not any(start <= t <= end for points in instances.values() for t, _ in points):
+        if not any(samples.count_between(points, start, end) for points in instances.values()):
             missing.append(f"job={job}: no {metric} samples in the window (no data)")
             continue
         unreadable = sorted(instance for instance in instances if (job, instance) in nan_or_dropped)
@@ -133,8 +135,11 @@ def no_restarts(criterion: c.NoRestarts, ctx: GateContext) -> Observation:
     return conclude(obs, failures, "no component restarted", probe)
 
 
-def _episodes(points: list[tuple[float, float]], critical: float, interval: float) -> list[tuple[float, float]]:
+def _episodes(points: Points, critical: float, interval: float) -> list[tuple[float, float]]:
     """Stretches of time where the status was at or above `critical` (each sample holds until the next)."""
+    found = samples.arrays(points)
+    if found is not None and found[1] and samples.all_finite(found[1]) and max(found[1]) < critical:
+        return []  # never critical
     episodes: list[tuple[float, float]] = []
     for index, (t, value) in enumerate(points):
         if math.isfinite(value) and value >= critical:
@@ -154,13 +159,13 @@ def graceful_degradation(criterion: c.GracefulDegradation, ctx: GateContext) -> 
     if not status:
         return no_data(obs, f"{criterion.status_metric} has no series in the candidate window", probe)
     unreadable = sorted({s.labels.get("resource_pool", "") for s in status
-                         if any(not math.isfinite(v) for _, v in s.points)})
+                         if samples.any_not_finite(samples.values_of(s.points))})
     if unreadable:
         return no_data(
             obs, f"{criterion.status_metric} is not a number (NaN) for resource_pool {', '.join(unreadable)}", probe)
     interval = timeline.job_interval([s.points for s in status], ctx.environment.prometheus.scrape_interval)
     episodes = {(s.labels.get("resource_pool", ""), s.labels.get("instance", "")):
-                _episodes(list(s.points), criterion.critical_value, interval) for s in status}
+                _episodes(s.points, criterion.critical_value, interval) for s in status}
     episodes = {key: found for key, found in episodes.items() if found}
     obs.observed = {f"{pool}@{instance}": f"{len(found)} critical episode(s)"
                     for (pool, instance), found in episodes.items()}
@@ -173,10 +178,9 @@ def graceful_degradation(criterion: c.GracefulDegradation, ctx: GateContext) -> 
                                   "episode"], "", probe)
         return conclude(obs, [], "vacuous: no pool was critical in the window", probe)
     rejections = probe.samples(criterion.rejections, window, before=10 * interval)
-    counters: dict[tuple[str, str], list[list[tuple[float, float]]]] = {}
+    counters: dict[tuple[str, str], list[Points]] = {}
     for s in rejections:
-        counters.setdefault((s.labels.get("resource_pool", ""), s.labels.get("instance", "")), []).append(
-            list(s.points))
+        counters.setdefault((s.labels.get("resource_pool", ""), s.labels.get("instance", "")), []).append(s.points)
     failures = []
     for (pool, instance), found in episodes.items():
         for begin, finish in found:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from wavegate import backends, promql, timeline
+from wavegate import backends, promql, samples, timeline
 from wavegate import criteria as c
 from wavegate.checks.availability import _at
 from wavegate.checks.common import (
@@ -15,6 +15,7 @@ from wavegate.checks.common import (
 from wavegate.context import GateContext, Probe, apply_warnings_policy, window_increase
 from wavegate.errors import EvaluationError
 from wavegate.prometheus import RangeSeries
+from wavegate.samples import Points
 from wavegate.settings import Window, format_duration, format_time, redact_text
 from wavegate.verdicts import Observation
 
@@ -155,8 +156,9 @@ def rollout_provenance(criterion: c.RolloutProvenance, ctx: GateContext) -> Obse
                                 "window (no data): the flags it ran with cannot be proven")
                 continue
             shown = []
+            scrapes = timeline.successful_scrapes(instances, start, end)
             for flag, expected in wanted.items():
-                state = timeline.flag_state(instances, flags[job].get(flag, {}), expected, start, end)
+                state = timeline.flag_state(instances, flags[job].get(flag, {}), expected, start, end, scrapes)
                 obs.measure({"window": window.name, "job": job, "flag": flag, "expected": "on" if expected else "off"},
                             state.share, threshold=1.0, passed=state.bad == 0)
                 shown.append(f"{flag} {'on' if expected else 'off'} {state.scrapes - state.bad}/{state.scrapes}")
@@ -168,7 +170,7 @@ def rollout_provenance(criterion: c.RolloutProvenance, ctx: GateContext) -> Obse
     return conclude(obs, failures, "every flag as expected at every successful scrape of both windows", probe)
 
 
-Targets = dict[str, dict[str, list[tuple[float, float]]]]  # job -> target -> points
+Targets = dict[str, dict[str, Points]]  # job -> target -> points
 
 
 def _flag_selector(metric: str, job: str) -> str:
@@ -179,27 +181,30 @@ def _flag_selector(metric: str, job: str) -> str:
 
 
 def _targets_and_flags(up: list[RangeSeries], flag_series: list[RangeSeries], flag_label: str
-                       ) -> tuple[Targets, dict[str, dict[str, dict[str, list[list[tuple[float, float]]]]]]]:
+                       ) -> tuple[Targets, dict[str, dict[str, dict[str, list[Points]]]]]:
     """`up` points per job and target, and per job, flag and target the flag series that target exported.
 
     A target is its `up` series' whole label set (two targets with one `instance` label in two clusters are
     two targets); a flag series belongs to the target whose labels it carries, whatever labels it adds."""
-    targets: Targets = {}
+    parts: dict[str, dict[str, list[Points]]] = {}
     identities: dict[str, list[tuple[str, set[tuple[str, str]]]]] = {}
     for series in up:
         labels = {k: v for k, v in series.labels.items() if k != "__name__"}
         job, name = labels.get("job", ""), _target_name(labels)
-        targets.setdefault(job, {}).setdefault(name, []).extend(series.points)
+        parts.setdefault(job, {}).setdefault(name, []).append(series.points)
         identities.setdefault(job, []).append((name, set(labels.items())))
-    flags: dict[str, dict[str, dict[str, list[list[tuple[float, float]]]]]] = {}
+    # One series in time order is kept as it is; several of one target are merged in time order.
+    targets: Targets = {job: {name: found[0] if len(found) == 1 and samples.arrays(found[0]) is not None
+                              else sorted(point for points in found for point in points)
+                              for name, found in by_target.items()}
+                        for job, by_target in parts.items()}
+    flags: dict[str, dict[str, dict[str, list[Points]]]] = {}
     for series in flag_series:
         labels = {k: v for k, v in series.labels.items() if k not in ("__name__", flag_label)}
         job, flag = labels.get("job", ""), series.labels.get(flag_label, "")
         for name, identity in identities.get(job, []):
             if identity <= set(labels.items()):
-                flags.setdefault(job, {}).setdefault(flag, {}).setdefault(name, []).append(list(series.points))
-    for points in (p for by_target in targets.values() for p in by_target.values()):
-        points.sort()
+                flags.setdefault(job, {}).setdefault(flag, {}).setdefault(name, []).append(series.points)
     return targets, flags
 
 

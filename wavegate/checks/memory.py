@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from wavegate import criteria as c
-from wavegate import timeline
+from wavegate import samples, timeline
 from wavegate.checks.common import conclude, no_data
 from wavegate.context import GateContext
 from wavegate.settings import format_duration
@@ -30,7 +30,7 @@ def queue_bound(criterion: c.QueueBound, ctx: GateContext) -> Observation:
             failures.append(f"{where}: {unreadable} successful scrape(s) with a NaN or no sample of "
                             f"{criterion.metric} (no data)")
             continue
-        observed[pool] = max(observed.get(pool, -math.inf), max(v for _, v in series.points))
+        observed[pool] = max(observed.get(pool, -math.inf), max(samples.values_of(series.points)))
     limits: dict[str, float] = {}
     for pool, depth in observed.items():
         limit = criterion.limits.get(pool, criterion.default_limit)

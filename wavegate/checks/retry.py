@@ -7,7 +7,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from wavegate import criteria as c
-from wavegate import stats
+from wavegate import samples, stats
 from wavegate.checks.common import (
     EPSILON,
     _counted,
@@ -49,8 +49,9 @@ def _weighted_rate(criterion: c.RetrySuccessRate, probe: Probe, window: Window, 
     readable: dict[tuple[str, ...], set[float]] = {}
     for series in probe.samples(criterion.gauge, window):
         key = tuple(series.labels.get(name, "") for name in _PAIR)
-        gauges.setdefault(key, []).extend(v for _, v in series.points)
-        readable.setdefault(key, set()).update(t for t, v in series.points if math.isfinite(v))
+        found = samples.arrays(series.points)
+        gauges.setdefault(key, []).extend(found[1] if found is not None else (v for _, v in series.points))
+        readable.setdefault(key, set()).update(samples.finite_times(series.points))
     dropped = _gauge_missing(probe, criterion, window, readable)
     rate = _Rate()
     rows = []
@@ -67,7 +68,7 @@ def _weighted_rate(criterion: c.RetrySuccessRate, probe: Probe, window: Window, 
         if not values:
             rate.problems.append(f"no data for {where}: {attempts:.6g} attempts in the {window.name} window but "
                                  "no success-rate sample")
-        elif any(not math.isfinite(v) for v in values):
+        elif samples.any_not_finite(values):
             rate.problems.append(f"no data for {where}: {sum(not math.isfinite(v) for v in values)} NaN sample(s) "
                                  f"in the {window.name} window, with {attempts:.6g} attempts")
         elif dropped.get(key):
@@ -75,7 +76,7 @@ def _weighted_rate(criterion: c.RetrySuccessRate, probe: Probe, window: Window, 
                 f"no data for {where}: no sample at {dropped[key]} scrape(s) of the pair's attempts in the "
                 f"{window.name} window after the gauge was set, with {attempts:.6g} attempts (a NaN, which "
                 "VictoriaMetrics drops on ingestion, or a gauge no longer exported)")
-        elif any(v < 0 or v > 1 for v in values):
+        elif min(values) < 0 or max(values) > 1:  # every value finite here
             rate.problems.append(f"data error: {where} is outside 0..1 (max {max(values):g}) in the {window.name} "
                                  "window; a success rate is a ratio, not a percentage")
         else:
@@ -103,7 +104,7 @@ def _gauge_missing(probe: Probe, criterion: c.RetrySuccessRate, window: Window,
     scraped: dict[tuple[str, ...], set[float]] = {}
     for series in probe.samples(criterion.attempts, window):
         key = tuple(series.labels.get(name, "") for name in _PAIR)
-        scraped.setdefault(key, set()).update(t for t, v in series.points if math.isfinite(v) and v > 0)
+        scraped.setdefault(key, set()).update(samples.positive_times(series.points))
     # Set before the window (a NaN then is invisible in a backend that drops it): looked for over a few scrapes.
     lookback = max(600.0, 10 * probe.context.environment.prometheus.scrape_interval)
     earlier = probe.at(f"last_over_time({criterion.gauge}[{format_duration(lookback)}] offset "
@@ -114,7 +115,7 @@ def _gauge_missing(probe: Probe, criterion: c.RetrySuccessRate, window: Window,
         seen = readable.get(key, set())
         if key in set_before or seen:
             since = -math.inf if key in set_before else min(seen)
-            missing[key] = sum(1 for t in times if t > since and t not in seen)
+            missing[key] = sum(1 for t in times - seen if t > since)
     return missing
 
 
