@@ -146,6 +146,28 @@ def test_flag_state_is_the_same(data: st.DataObject) -> None:
     check(question, up, *flags)
 
 
+@pytest.mark.parametrize("points", [
+    [(math.nan, 1.0)],
+    [(-math.inf, 1.0), (START, 1.0)],
+    [(START, 1.0), (math.inf, 1.0)],
+    [(START, 1.0), (math.nan, 1.0), (START + 30, 1.0)],
+], ids=["only-nan", "from-minus-inf", "to-inf", "nan-inside"])
+def test_a_time_that_is_not_finite_is_read_pair_by_pair_and_judged_as_before(points: Pairs) -> None:
+    assert samples.arrays(view(points)) is None
+    check(lambda p: samples.count_between(p, START - 100, END), points)
+    check(lambda p: samples.times_where_equal(p, 1.0, since=START), points)
+    check(lambda p: asdict(timeline.availability({"a": p}, START, END, 15.0)), points)
+
+
+def test_runs_split_where_the_sum_leaves_a_gap_even_near_zero() -> None:
+    # next - t rounds here (the times are not within a factor of 2 of each other): the rule compares t + fresh
+    # with the next time, as availability() always did.
+    points = [(-0.001, 1.0), (1e-300, 1.0), (1.0000000000000002e-300, 1.0)]
+    check(lambda p: asdict(timeline.availability({"a": p}, -7.5, 7.499, 15.0)), points)
+    gap = [(START, 1.0), (START + 30.0, 1.0), (START + 30.0 + 60.0, 1.0), (START + 90.0 + 30.0, 1.0)]
+    check(lambda p: asdict(timeline.availability({"a": p}, START, START + 200, 15.0)), gap)
+
+
 def test_an_up_series_always_1_reads_its_scrapes_from_the_array() -> None:
     up = [(START + 15.0 * i, 1.0) for i in range(-2, 241)]
     tolerance, scrapes = timeline.successful_scrapes({"t": view(up)}, START, END)["t"]

@@ -31,7 +31,7 @@ class Samples(Sequence[tuple[float, float]]):
         self._increasing = rising  # whether the times strictly increase, once known
 
     def increasing(self) -> bool:
-        """Whether each time is later than the one before (none equal, none NaN); asked once per view."""
+        """Whether the times are finite and strictly increase (see increasing()); asked once per view."""
         if self._increasing is None:
             self._increasing = increasing(self.times)
         return self._increasing
@@ -65,15 +65,18 @@ class Samples(Sequence[tuple[float, float]]):
 
 
 def arrays(points: Points) -> tuple[array[float], array[float]] | None:
-    """The (times, values) arrays of a Samples view whose times strictly increase (as every raw series of a
-    Prometheus-compatible API does), or None: then the points are read pair by pair."""
+    """The (times, values) arrays of a Samples view whose times are finite and strictly increase (as every raw
+    series of a Prometheus-compatible API is), or None: then the points are read pair by pair."""
     if isinstance(points, Samples) and points.increasing():
         return points.times, points.values
     return None
 
 
 def increasing(times: Sequence[float]) -> bool:
-    """Whether each time is later than the one before (none equal, none NaN)."""
+    """Whether the times are finite and each is later than the one before (none equal). A NaN or infinite time
+    (a broken backend's) is read pair by pair, where the comparisons decide as they always did."""
+    if times and not (math.isfinite(times[0]) and math.isfinite(times[-1])):
+        return False
     return all(map(operator.lt, times[:-1], times[1:]))
 
 

@@ -131,13 +131,17 @@ def availability(instances: Mapping[str, Points], start: float, end: float, expe
 
 def _observed_runs(times: array[float], fresh: float) -> list[tuple[float, float]]:
     """The union of the spans (t, min(t + fresh, next t)) of increasing times, as availability() makes them one
-    by one: runs of samples less than `fresh` apart, each until its last sample + `fresh`."""
+    by one: a span reaching the next sample touches the next span; one ending before it (t + fresh < next t,
+    the same sum availability() computes) leaves a gap. So: runs of samples, each until its last t + fresh."""
     if not times:
         return []
-    steps = list(map(operator.sub, times[1:], times[:-1]))
-    gaps = [i for i, step in enumerate(steps, start=1) if step > fresh] if max(steps, default=0.0) > fresh else []
+    ends = list(map(operator.add, times, itertools.repeat(fresh)))
+    later = times[1:]
+    gaps = [] if all(map(operator.ge, ends, later)) else \
+        [i for i, (until, following) in enumerate(zip(ends, later, strict=False), start=1)
+         if until < following]
     bounds = [0, *gaps, len(times)]
-    return [(times[a], times[b - 1] + fresh) for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [(times[a], ends[b - 1]) for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 @dataclass(frozen=True)
