@@ -139,17 +139,17 @@ class _Packed:
 
     series: tuple[tuple[Mapping[str, str], array[float], array[float]], ...]
     warnings: tuple[str, ...]
-    # Per series whether its times strictly increase (as a backend returns them), found once for every reader.
-    rising: tuple[bool, ...] = ()
+    # Per series whether its times are finite and strictly increase (as a backend returns them), found once for
+    # every reader.
+    rising: tuple[bool, ...]
 
     @property
     def size(self) -> int:
         return sum(16 * len(times) for _, times, _ in self.series)
 
     def unpack(self) -> tuple[list[RangeSeries], tuple[str, ...]]:
-        rising = self.rising or (None,) * len(self.series)
         return [RangeSeries(labels, Samples(times, values, rising=known))
-                for (labels, times, values), known in zip(self.series, rising, strict=True)], self.warnings
+                for (labels, times, values), known in zip(self.series, self.rising, strict=True)], self.warnings
 
 
 class PrometheusClient:

@@ -96,6 +96,13 @@ def all_equal(values: array[float], value: float) -> bool:
     return values.count(value) == len(values)
 
 
+def in_time_order(parts: Sequence[Points]) -> Points:
+    """The points of one target's series merged in time order; a single series already in order as it is."""
+    if len(parts) == 1 and arrays(parts[0]) is not None:
+        return parts[0]
+    return sorted(point for points in parts for point in points)
+
+
 def values_of(points: Points) -> Sequence[float]:
     """The values of the points, in order."""
     found = arrays(points)

@@ -18,8 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from wavegate import samples
-
-Points = Sequence[tuple[float, float]]
+from wavegate.samples import Points
 
 # An instance is observed at a moment when its newest sample is no older than this many of its own
 # scrape intervals (one missed scrape is tolerated, two in a row are not).

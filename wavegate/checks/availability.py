@@ -22,9 +22,7 @@ def _by_job(series: list[RangeSeries]) -> dict[str, dict[str, Points]]:
     for s in series:
         job, instance = s.labels.get("job", ""), s.labels.get("instance", "")
         grouped.setdefault(job, {}).setdefault(instance, []).append(s.points)
-    return {job: {instance: parts[0] if len(parts) == 1 and samples.arrays(parts[0]) is not None
-                  else sorted(point for part in parts for point in part)
-                  for instance, parts in instances.items()}
+    return {job: {instance: samples.in_time_order(parts) for instance, parts in instances.items()}
             for job, instances in grouped.items()}
 
 

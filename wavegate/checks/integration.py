@@ -193,10 +193,7 @@ def _targets_and_flags(up: list[RangeSeries], flag_series: list[RangeSeries], fl
         job, name = labels.get("job", ""), _target_name(labels)
         parts.setdefault(job, {}).setdefault(name, []).append(series.points)
         identities.setdefault(job, []).append((name, set(labels.items())))
-    # One series in time order is kept as it is; several of one target are merged in time order.
-    targets: Targets = {job: {name: found[0] if len(found) == 1 and samples.arrays(found[0]) is not None
-                              else sorted(point for points in found for point in points)
-                              for name, found in by_target.items()}
+    targets: Targets = {job: {name: samples.in_time_order(found) for name, found in by_target.items()}
                         for job, by_target in parts.items()}
     flags: dict[str, dict[str, dict[str, list[Points]]]] = {}
     for series in flag_series:

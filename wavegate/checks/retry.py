@@ -49,8 +49,7 @@ def _weighted_rate(criterion: c.RetrySuccessRate, probe: Probe, window: Window, 
     readable: dict[tuple[str, ...], set[float]] = {}
     for series in probe.samples(criterion.gauge, window):
         key = tuple(series.labels.get(name, "") for name in _PAIR)
-        found = samples.arrays(series.points)
-        gauges.setdefault(key, []).extend(found[1] if found is not None else (v for _, v in series.points))
+        gauges.setdefault(key, []).extend(samples.values_of(series.points))
         readable.setdefault(key, set()).update(samples.finite_times(series.points))
     dropped = _gauge_missing(probe, criterion, window, readable)
     rate = _Rate()
